@@ -1,0 +1,267 @@
+"""Loading a policy from a file or a directory, reporting every problem at once.
+
+A policy is one YAML file, or a directory of them. A directory merges every
+``*.yaml`` and ``*.yml`` file directly in it, in lexical order of file name
+(hidden files and subdirectories are skipped; symbolic links to files, as
+Kubernetes ConfigMaps mount them, are followed):
+
+- mappings merge key by key, recursively;
+- lists concatenate in file order, so the firewall rules of ``10-base.yaml``
+  are checked before those of ``20-site.yaml``;
+- any other value (a number, a string, ...) may be set by one file only;
+  setting it in two is an error naming both places.
+
+Lexical means character by character: ``9-x.yaml`` sorts after ``10-y.yaml``,
+so number prefixes should have the same width. In messages a list index is
+the index in the merged list; the ``file:line`` prefix names the file.
+
+Validation collects everything it finds: YAML problems, every pydantic error
+(placed on the line of the deepest key that exists), then checks across the
+policy: named ip lists exist and do not refer to each other in a cycle, route
+and firewall rule names are unique. Any problem raises ``PolicyError``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .errors import Issue, Loc, PolicyError, describe, show
+from .schema import _NAME, Policy
+from .units import is_address_literal
+from .yamlsource import MAX_BYTES, Node, parse_yaml
+
+__all__ = ["LoadedPolicy", "PolicyError", "load_policy", "load_policy_text"]
+
+_MAX_MESSAGE = 300
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedPolicy:
+    """A valid policy and where it came from."""
+
+    policy: Policy
+    checksum: str  # sha256 hex over file names and contents
+    files: tuple[Path, ...]
+
+    @property
+    def short_checksum(self) -> str:
+        """Enough of the checksum for a log line or a metric label."""
+        return self.checksum[:12]
+
+
+def load_policy(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> LoadedPolicy:
+    """Load and validate the policy file or directory at ``path``.
+
+    ``env`` resolves ``${NAME}`` references; absent: the process environment.
+    """
+    root = Path(path)
+    if root.is_dir():
+        files = sorted(
+            (p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p.is_file()),
+            key=lambda p: p.name,
+        )
+        if not files:
+            raise PolicyError([Issue(str(root), 0, (), "no *.yaml or *.yml files in this directory")])
+    else:
+        files = [root]
+    sources: list[tuple[str, bytes, Path]] = []
+    unreadable: list[Issue] = []
+    for file in files:
+        try:
+            with file.open("rb") as handle:
+                sources.append((str(file), handle.read(MAX_BYTES + 1), file.parent))
+        except OSError as exc:
+            unreadable.append(Issue(str(file), 0, (), f"cannot read: {exc.strerror or exc}"))
+    if unreadable:
+        raise PolicyError(unreadable)
+    return LoadedPolicy(_compile(sources, env), _checksum(sources), tuple(files))
+
+
+def load_policy_text(
+    text: str, name: str = "<string>", *, env: Mapping[str, str] | None = None, base_dir: Path | None = None
+) -> LoadedPolicy:
+    """Load a policy from a string; ``name`` stands for the file in messages.
+
+    Relative ``${file:...}`` paths resolve against ``base_dir`` (absent: the
+    current directory).
+    """
+    data = text.encode("utf-8", "surrogatepass")
+    sources = [(name, data, base_dir or Path.cwd())]
+    return LoadedPolicy(_compile(sources, env), _checksum(sources), ())
+
+
+def _checksum(sources: list[tuple[str, bytes, Path]]) -> str:
+    digest = hashlib.sha256()
+    for name, data, _ in sorted(sources, key=lambda s: Path(s[0]).name):
+        digest.update(Path(name).name.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(str(len(data)).encode() + b"\0" + data)
+    return digest.hexdigest()
+
+
+def _compile(sources: list[tuple[str, bytes, Path]], env: Mapping[str, str] | None) -> Policy:
+    issues: list[Issue] = []
+    root: Node | None = None
+    complete = True
+    for name, data, base_dir in sources:
+        tree, found = parse_yaml(data, name, base_dir=base_dir, env=os.environ if env is None else env)
+        issues += found
+        if tree is None:
+            complete = False
+        elif root is None:
+            root = tree
+        else:
+            root = _merge(root, tree, (), issues)
+    if root is None:
+        raise PolicyError(issues)
+    policy = _validate(root, issues)
+    issues += _check_names(root, "routes", "route") + _check_names(root, "firewall.rules", "rule")
+    if complete:  # a list defined in an unreadable file would show up as unknown
+        issues += _check_ip_lists(root)
+    if issues or policy is None:
+        raise PolicyError(issues)
+    return policy
+
+
+def _merge(base: Node, extra: Node, loc: Loc, issues: list[Issue]) -> Node:
+    if isinstance(base.value, dict) and isinstance(extra.value, dict):
+        merged = dict(base.value)
+        for key, node in extra.value.items():
+            merged[key] = _merge(merged[key], node, loc + (key,), issues) if key in merged else node
+        return Node(merged, base.file, base.line, broken=base.broken or extra.broken)
+    if isinstance(base.value, list) and isinstance(extra.value, list):
+        return Node(base.value + extra.value, base.file, base.line, broken=base.broken or extra.broken)
+    issues.append(Issue(extra.file, extra.line, loc, f"already set in {base.file}:{base.line}"))
+    return base
+
+
+def _validate(root: Node, issues: list[Issue]) -> Policy | None:
+    try:
+        return Policy.model_validate(root.plain())
+    except ValidationError as exc:
+        errors = exc.errors()
+    # Outside the except block: the ValidationError (which holds the raw input,
+    # secrets included) must not become the context of a later PolicyError.
+    for error in errors:
+        loc = tuple(step for step in error["loc"] if step != "[key]")
+        node, exact = root.find(loc)
+        # A value already reported (unset variable, tag, alias) would only echo
+        # that problem; an unknown key is a problem of its own.
+        if exact and error["type"] != "extra_forbidden" and any(n.broken for n in node.walk()):
+            continue
+        if exact and node.secrets and isinstance(error["input"], str):
+            shown = repr(node.raw)
+        else:
+            shown = show(error["input"])
+        message = node.redact(describe(error, shown))
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 3] + "..."
+        issues.append(Issue(node.file, node.line, loc, message))
+    return None
+
+
+def _child(node: Node | None, dotted: str) -> Node | None:
+    for key in dotted.split("."):
+        if node is None or not isinstance(node.value, dict):
+            return None
+        node = node.value.get(key)
+    return node
+
+
+def _items(node: Node | None) -> list[Node]:
+    return node.value if node is not None and isinstance(node.value, list) else []
+
+
+def _where(first: Node, here: Node) -> str:
+    return f"line {first.line}" if first.file == here.file else f"{first.file}:{first.line}"
+
+
+def _check_names(root: Node, section: str, what: str) -> list[Issue]:
+    """Names label metrics and logs: two routes (or rules) must not share one."""
+    issues: list[Issue] = []
+    seen: dict[str, Node] = {}
+    loc: Loc = tuple(section.split("."))
+    for index, item in enumerate(_items(_child(root, section))):
+        name = _child(item, "name")
+        if name is None or not isinstance(name.value, str):
+            continue
+        first = seen.setdefault(name.value, name)
+        if first is not name:
+            message = f"duplicate {what} name {name.value!r} (first at {_where(first, name)})"
+            issues.append(Issue(name.file, name.line, loc + (index, "name"), name.redact(message)))
+    return issues
+
+
+def _references(root: Node, lists: dict[str, Node]) -> Iterator[tuple[Loc, Node]]:
+    """Every entry that may name an ip list, with its path."""
+    for name, entries in lists.items():
+        for i, node in enumerate(_items(entries)):
+            yield ("ip_lists", name, i), node
+    for i, node in enumerate(_items(_child(root, "client_ip.trusted_proxies"))):
+        yield ("client_ip", "trusted_proxies", i), node
+    for r, rule in enumerate(_items(_child(root, "firewall.rules"))):
+        for key in ("allow", "deny"):
+            for i, node in enumerate(_items(_child(rule, key))):
+                yield ("firewall", "rules", r, key, i), node
+
+
+def _list_name(node: Node) -> str | None:
+    """The ip list an entry names; None for address literals and malformed entries."""
+    if not isinstance(node.value, str) or node.broken:
+        return None
+    text = node.value.strip()
+    return text if _NAME.match(text) and not is_address_literal(text) else None
+
+
+def _check_ip_lists(root: Node) -> list[Issue]:
+    lists_node = _child(root, "ip_lists")
+    lists = lists_node.value if lists_node is not None and isinstance(lists_node.value, dict) else {}
+    issues: list[Issue] = []
+    edges: dict[str, list[tuple[Loc, Node, str]]] = {name: [] for name in lists}
+    for loc, node in _references(root, lists):
+        name = _list_name(node)
+        if name is None:
+            continue
+        if name in lists:
+            if loc[0] == "ip_lists":
+                edges[str(loc[1])].append((loc, node, name))
+            continue
+        message = f"unknown ip list {name!r}"
+        close = difflib.get_close_matches(name, list(lists), n=1)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
+        issues.append(Issue(node.file, node.line, loc, node.redact(message)))
+    return issues + _find_cycles(edges)
+
+
+def _find_cycles(edges: dict[str, list[tuple[Loc, Node, str]]]) -> list[Issue]:
+    """Report each reference that closes a cycle; iterative, as lists may chain deeply."""
+    issues: list[Issue] = []
+    done: set[str] = set()
+    for start in edges:
+        if start in done:
+            continue
+        path, on_path = [start], {start}
+        stack = [iter(edges[start])]
+        while stack:
+            step = next(stack[-1], None)
+            if step is None:
+                stack.pop()
+                on_path.discard(path[-1])
+                done.add(path.pop())
+                continue
+            loc, node, target = step
+            if target in on_path:
+                cycle = " -> ".join(path[path.index(target):] + [target])
+                issues.append(Issue(node.file, node.line, loc, f"ip lists refer to each other in a cycle: {cycle}"))
+            elif target not in done:
+                path.append(target)
+                on_path.add(target)
+                stack.append(iter(edges[target]))
+    return issues

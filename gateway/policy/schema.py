@@ -1,0 +1,243 @@
+"""The policy language: typed, frozen models.
+
+Every model forbids unknown keys (a typo is an error, never a silently ignored
+setting) and every field documents what it means when absent or empty. The
+JSON Schema printed by ``privacy-gateway schema`` is generated from here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from .units import ByteSize, Duration, is_address_literal, parse_address_set
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
+_HTTP_METHOD = re.compile(r"^[A-Z]{1,20}$")
+
+
+def _check_address_ref(value: str) -> str:
+    """An address/network/range literal, or the name of an ``ip_lists`` entry."""
+    if is_address_literal(value):
+        parse_address_set(value)
+    elif not _NAME.match(value):
+        raise ValueError(
+            f"{value!r} is neither an IPv4/IPv6 address, network or range nor a list name"
+        )
+    return value.strip()
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name (letters, digits, '_', '.', '-'; starts with a letter)"
+        )
+    return value
+
+
+AddressRef = Annotated[str, AfterValidator(_check_address_ref)]
+Name = Annotated[str, AfterValidator(_check_name)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Listener(Model):
+    """Where the public (proxying) listener binds."""
+
+    host: str = Field("127.0.0.1", description="Address to bind. Absent: 127.0.0.1. Use 0.0.0.0 or :: in a container.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port. Absent: 8080. 0 picks a free port (tests).")
+
+
+class AdminListener(Model):
+    """The admin listener: /metrics, /healthz, /readyz, /explain. Never the public port."""
+
+    host: str = Field("127.0.0.1", description="Address to bind. Absent: 127.0.0.1 (only local scrapers).")
+    port: int = Field(9100, ge=0, le=65535, description="TCP port. Absent: 9100.")
+    enabled: bool = Field(True, description="Absent: true. false runs no admin listener (no metrics).")
+
+
+class UpstreamTimeouts(Model):
+    connect: Duration = Field(5.0, description="TCP (and TLS) connect to the upstream. Absent: 5s. Exceeded: 504.")
+    first_byte: Duration = Field(
+        60.0,
+        description="From the end of the request body to the upstream's response head. Absent: 60s. Exceeded: 504.",
+    )
+    idle: Duration = Field(
+        60.0, description="Longest silence while reading the upstream response body. Absent: 60s."
+    )
+
+
+class Upstream(Model):
+    """The helpdesk behind the gateway."""
+
+    url: str = Field(
+        "http://127.0.0.1:8081",
+        description="Base URL (http or https, no query). Absent: http://127.0.0.1:8081 (the demo helpdesk).",
+    )
+    host_header: Literal["client", "upstream"] = Field(
+        "client",
+        description="Host sent upstream: 'client' passes the client's Host, 'upstream' uses the URL's host. Absent: client.",
+    )
+    via: bool = Field(False, description="Add a Via header both ways. Absent: false.")
+    max_connections: int = Field(
+        100, ge=1, le=100_000, description="Size of the keep-alive connection pool. Absent: 100."
+    )
+    timeouts: UpstreamTimeouts = Field(default_factory=UpstreamTimeouts)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r} must not have a query or fragment")
+        return value.rstrip("/")
+
+
+class Limits(Model):
+    """Limits of the public listener; defaults suit a helpdesk."""
+
+    max_header_bytes: ByteSize = Field(
+        32 * 1024,
+        ge=1024,
+        description="Total size of the request head (all header lines). Absent: 32KiB. Exceeded: 431.",
+    )
+    max_body_bytes: ByteSize = Field(
+        10 * 1024 * 1024,
+        description="Request body cap, counted while streaming; routes may override. Absent: 10MiB. Exceeded: 413.",
+    )
+    header_timeout: Duration = Field(
+        10.0, gt=0, description="Time a client has to send a complete request head (slowloris). Absent: 10s."
+    )
+    body_timeout: Duration = Field(
+        30.0, gt=0, description="Longest silence while receiving a request body. Absent: 30s. Exceeded: 408."
+    )
+    send_timeout: Duration = Field(
+        60.0, gt=0, description="Longest a write to a slow-reading client may stall. Absent: 60s."
+    )
+    keepalive_timeout: Duration = Field(75.0, description="Idle keep-alive connections close after this. Absent: 75s.")
+    max_connections: int = Field(
+        1024, ge=1, description="Client connections served at once per worker; more wait in the backlog. Absent: 1024."
+    )
+    drain_timeout: Duration = Field(
+        30.0, description="On SIGTERM, time in-flight requests get to finish. Absent: 30s."
+    )
+
+
+class ClientIP(Model):
+    """How the client address is derived."""
+
+    trusted_proxies: tuple[AddressRef, ...] = Field(
+        (),
+        description="Peers whose X-Forwarded-For is believed (addresses, networks, ranges, list names). "
+        "Absent or empty: none; the socket peer is the client.",
+    )
+
+
+class RouteMatch(Model):
+    """Which requests a route or rule applies to. Absent fields match everything."""
+
+    path: str | None = Field(
+        None,
+        description="Path prefix, e.g. /agent/ (matches /agent/ and below). "
+        "A value with * or ? is a glob: * within one segment, ** across segments. Absent: every path.",
+    )
+    methods: tuple[str, ...] | None = Field(
+        None, description="HTTP methods, upper case. Absent: every method. Empty: an error."
+    )
+    host: str | None = Field(
+        None, description="Host header (port ignored, case-insensitive), glob allowed (*.example.com). Absent: any host."
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _check_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"{value!r} must start with '/'")
+        return value
+
+    @field_validator("methods")
+    @classmethod
+    def _check_methods(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("must not be empty (leave it out to match every method)")
+        for method in value:
+            if not _HTTP_METHOD.match(method):
+                raise ValueError(f"{method!r} is not an upper-case HTTP method")
+        return value
+
+
+class Route(RouteMatch):
+    """Per-route settings. The first route whose match fits a request applies."""
+
+    name: Name = Field(description="Route name, used as the metric label. Required.")
+    max_body_bytes: ByteSize | None = Field(None, description="Body cap for this route. Absent: limits.max_body_bytes.")
+    first_byte_timeout: Duration | None = Field(
+        None, description="Upstream first-byte timeout here. Absent: upstream.timeouts.first_byte."
+    )
+
+
+class FirewallRule(RouteMatch):
+    """One rule. The first rule whose match fits a request decides it."""
+
+    name: Name = Field(description="Rule name, used in logs and as the metric label. Required.")
+    allow: tuple[AddressRef, ...] | None = Field(
+        None,
+        description="Only these clients pass (addresses, networks, ranges, list names). "
+        "Absent: every client not denied passes. Empty: nobody passes.",
+    )
+    deny: tuple[AddressRef, ...] = Field(
+        (), description="These clients are refused, checked before allow. Absent or empty: none."
+    )
+    shadow: bool = Field(
+        False, description="Report-only: log and count what would be denied, let it pass. Absent: false."
+    )
+    status: int | None = Field(
+        None, ge=400, le=599, description="Status of a denial (404 hides an area). Absent: firewall.status."
+    )
+
+
+class Firewall(Model):
+    enabled: bool = Field(True, description="Absent: true. false disables the filter (no rule is evaluated).")
+    default: Literal["allow", "deny"] = Field(
+        "allow", description="Decision when no rule matches. Absent: allow."
+    )
+    status: int = Field(403, ge=400, le=599, description="Default denial status. Absent: 403.")
+    rules: tuple[FirewallRule, ...] = Field((), description="Checked in order. Absent or empty: the default decides.")
+
+
+class Logging(Model):
+    access_log: bool = Field(True, description="One JSON line per request on stdout. Absent: true.")
+    client_ip: Literal["full", "truncated", "hashed"] = Field(
+        "truncated",
+        description="How client IPs appear in logs: truncated to /24 (IPv4) or /48 (IPv6), "
+        "hashed (keyed, per process), or full. Absent: truncated.",
+    )
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description="Absent: info.")
+
+
+class Policy(Model):
+    """A complete gateway policy."""
+
+    version: Literal[1] = Field(1, description="Policy language version. Absent: 1.")
+    listen: Listener = Field(default_factory=Listener)
+    admin: AdminListener = Field(default_factory=AdminListener)
+    upstream: Upstream = Field(default_factory=Upstream)
+    limits: Limits = Field(default_factory=Limits)
+    client_ip: ClientIP = Field(default_factory=ClientIP)
+    ip_lists: dict[Name, tuple[AddressRef, ...]] = Field(
+        default_factory=dict,
+        description="Named address lists, referenced by name from allow/deny/trusted_proxies. "
+        "A list may name other lists. Absent or empty: no named lists.",
+    )
+    routes: tuple[Route, ...] = Field((), description="Per-route limits, first match wins. Absent: defaults everywhere.")
+    firewall: Firewall = Field(default_factory=Firewall)
+    logging: Logging = Field(default_factory=Logging)
