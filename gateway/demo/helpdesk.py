@@ -1,0 +1,266 @@
+"""The built-in demo helpdesk: the upstream the gateway protects in the demo.
+
+A small aiohttp application that behaves like a real helpdesk where it matters
+to the gateway: HTML pages full of external links, a login that sets a session
+cookie and an analytics cookie, an agent area under ``/agent/`` with
+(fictional) customer data, a JSON API, WebSocket live updates, and streaming
+endpoints (see :mod:`gateway.demo.tools`).
+
+Run it alone with ``python -m gateway.demo.helpdesk --port 8081``. It is
+independent of the proxy: nothing here imports the gateway's own code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import secrets
+import signal
+import time
+from collections import OrderedDict
+
+from aiohttp import web
+from aiohttp.log import access_logger
+
+from . import pages, tools
+from .data import TICKETS, Ticket, find_ticket
+
+SESSION_COOKIE = "sessionid"
+ANALYTICS_COOKIE = "_ga"
+LANGUAGE_COOKIE = "lang"
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+_YEAR = 365 * 24 * 3600
+
+log = logging.getLogger("gateway.demo.helpdesk")
+
+
+class Sessions:
+    """Signed-in agents by session id, in memory; the oldest are forgotten beyond ``capacity``."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._users: OrderedDict[str, str] = OrderedDict()
+        self._capacity = capacity
+
+    def create(self, user: str) -> str:
+        session_id = secrets.token_urlsafe(24)
+        self._users[session_id] = user
+        while len(self._users) > self._capacity:
+            self._users.popitem(last=False)
+        return session_id
+
+    def user(self, session_id: str | None) -> str | None:
+        return None if session_id is None else self._users.get(session_id)
+
+    def drop(self, session_id: str | None) -> None:
+        if session_id is not None:
+            self._users.pop(session_id, None)
+
+
+SESSIONS = web.AppKey("sessions", Sessions)
+routes = web.RouteTableDef()
+
+
+def _user(request: web.Request) -> str | None:
+    return request.app[SESSIONS].user(request.cookies.get(SESSION_COOKIE))
+
+
+def _set_analytics_cookie(response: web.StreamResponse) -> None:
+    """What an analytics tag does: a long-lived visitor id, readable from JavaScript."""
+    value = f"GA1.1.{secrets.randbelow(10**10)}.{int(time.time())}"
+    response.set_cookie(ANALYTICS_COOKIE, value, max_age=2 * _YEAR, path="/", samesite="Lax")
+
+
+def _page(request: web.Request, title: str, body: str, *, status: int = 200, script: str = "") -> web.Response:
+    lang = request.cookies.get(LANGUAGE_COOKIE, "en")
+    html = pages.layout(title, body, user=_user(request), lang=lang if lang in pages.LANGUAGES else "en", script=script)
+    response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if ANALYTICS_COOKIE not in request.cookies:
+        _set_analytics_cookie(response)
+    response.enable_compression()  # gzip/deflate when the client accepts it, like most helpdesks
+    return response
+
+
+def _see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _ticket_or_404(request: web.Request) -> Ticket:
+    ticket = find_ticket(int(request.match_info["id"]))
+    if ticket is None:
+        raise web.HTTPNotFound(text="No such ticket\n")
+    return ticket
+
+
+@routes.get("/")
+async def home(request: web.Request) -> web.Response:
+    lang = request.cookies.get(LANGUAGE_COOKIE, "en")
+    return _page(request, "Help centre", pages.home(lang))
+
+
+@routes.get(r"/tickets/{id:\d{1,9}}")
+async def ticket(request: web.Request) -> web.Response:
+    found = _ticket_or_404(request)
+    return _page(request, f"#{found.id} {found.subject}", pages.ticket_page(found))
+
+
+@routes.get(r"/tickets/{id:\d{1,9}}.txt")
+async def ticket_text(request: web.Request) -> web.Response:
+    return web.Response(text=pages.ticket_text(_ticket_or_404(request)), content_type="text/plain", charset="utf-8")
+
+
+@routes.get("/login")
+async def login_form(request: web.Request) -> web.Response:
+    return _page(request, "Sign in", pages.login())
+
+
+@routes.post("/login")
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()  # bounded by client_max_size (1 MiB)
+    raw = form.get("username")
+    username = raw.strip() if isinstance(raw, str) else ""
+    if not username or len(username) > 64:
+        error = pages.login("Enter a user name of 1 to 64 characters.", username[:64])
+        return _page(request, "Sign in", error, status=400)
+    response = _see_other("/agent/")
+    session_id = request.app[SESSIONS].create(username)
+    response.set_cookie(SESSION_COOKIE, session_id, path="/", httponly=True, samesite="Lax")
+    _set_analytics_cookie(response)
+    return response
+
+
+@routes.route("GET", "/logout")
+@routes.route("POST", "/logout")
+async def logout(request: web.Request) -> web.Response:
+    request.app[SESSIONS].drop(request.cookies.get(SESSION_COOKIE))
+    response = _see_other("/")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.get("/lang/{code}")
+async def language(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    if code not in pages.LANGUAGES:
+        raise web.HTTPNotFound(text="Unknown language\n")
+    response = _see_other("/")
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=_YEAR, path="/", samesite="Lax")
+    return response
+
+
+@routes.get("/agent")
+async def agent_redirect(request: web.Request) -> web.Response:
+    raise web.HTTPMovedPermanently("/agent/")
+
+
+@routes.get("/agent/")
+async def agent_dashboard(request: web.Request) -> web.Response:
+    return _page(request, "Agent dashboard", pages.agent_dashboard(_user(request)), script="/static/live.js")
+
+
+@routes.get(r"/agent/tickets/{id:\d{1,9}}")
+async def agent_ticket(request: web.Request) -> web.Response:
+    found = _ticket_or_404(request)
+    return _page(request, f"#{found.id} {found.subject}", pages.agent_ticket(found))
+
+
+@routes.get("/upload")
+async def upload_form(request: web.Request) -> web.Response:
+    return _page(request, "Upload", pages.upload_form())
+
+
+def _ticket_json(found: Ticket, *, messages: bool) -> dict[str, object]:
+    data = dataclasses.asdict(found)
+    if not messages:
+        data["message_count"] = len(data.pop("messages"))
+    data["url"] = f"/tickets/{found.id}"
+    return data
+
+
+@routes.get("/api/tickets")
+async def api_tickets(request: web.Request) -> web.Response:
+    return web.json_response({"tickets": [_ticket_json(t, messages=False) for t in TICKETS]})
+
+
+@routes.get(r"/api/tickets/{id:\d{1,9}}")
+async def api_ticket(request: web.Request) -> web.Response:
+    return web.json_response(_ticket_json(_ticket_or_404(request), messages=True))
+
+
+@routes.get("/static/helpdesk.css")
+async def stylesheet(request: web.Request) -> web.Response:
+    return web.Response(text=pages.CSS, content_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+@routes.get("/static/live.js")
+async def live_script(request: web.Request) -> web.Response:
+    return web.Response(text=pages.LIVE_JS, content_type="text/javascript", headers={"Cache-Control": "max-age=3600"})
+
+
+def make_app() -> web.Application:
+    """A fresh demo helpdesk (its own, empty, session store)."""
+    app = web.Application()
+    app[SESSIONS] = Sessions()
+    app.add_routes(routes)
+    tools.setup(app)
+    return app
+
+
+async def start_helpdesk(host: str = "127.0.0.1", port: int = 8081, *, access_log: bool = False) -> web.AppRunner:
+    """Serve the demo helpdesk on ``host:port`` (0 picks a free port); ``await runner.cleanup()`` stops it."""
+    runner = web.AppRunner(make_app(), access_log=access_logger if access_log else None, shutdown_timeout=5.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
+def runner_url(runner: web.AppRunner) -> str:
+    """The base URL a started runner listens on, e.g. ``http://127.0.0.1:8081``."""
+    host, port = runner.addresses[0][:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def run(host: str = "127.0.0.1", port: int = 8081) -> None:
+    """Serve until cancelled (or SIGINT/SIGTERM when run as a program)."""
+    runner = await start_helpdesk(host, port, access_log=True)
+    log.info("demo helpdesk listening on %s", runner_url(runner))
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def _run_until_signal(host: str, port: int) -> None:
+    task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("must run inside a task")
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await run(host, port)
+    except asyncio.CancelledError:
+        log.info("demo helpdesk stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gateway.demo.helpdesk", description="Serve the demo helpdesk.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8081, help="TCP port (default: 8081)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(_run_until_signal(args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()
