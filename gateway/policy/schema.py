@@ -38,8 +38,16 @@ def _check_name(value: str) -> str:
     return value
 
 
+def _check_rule_name(value: str) -> str:
+    _check_name(value)
+    if value == "default":
+        raise ValueError("'default' is reserved for the decision taken when no rule or route matches")
+    return value
+
+
 AddressRef = Annotated[str, AfterValidator(_check_address_ref)]
 Name = Annotated[str, AfterValidator(_check_name)]
+RuleName = Annotated[str, AfterValidator(_check_rule_name)]
 
 
 class Model(BaseModel):
@@ -145,8 +153,9 @@ class RouteMatch(Model):
 
     path: str | None = Field(
         None,
-        description="Path prefix, e.g. /agent/ (matches /agent/ and below). "
-        "A value with * or ? is a glob: * within one segment, ** across segments. Absent: every path.",
+        description="Path prefix on segment boundaries: /agent/ matches /agent, /agent/ and below, not /agents. "
+        "A value with * ? or [ is a glob over the whole path: * within one segment, ** across segments. "
+        "Absent: every path.",
     )
     methods: tuple[str, ...] | None = Field(
         None, description="HTTP methods, upper case. Absent: every method. Empty: an error."
@@ -178,7 +187,7 @@ class RouteMatch(Model):
 class Route(RouteMatch):
     """Per-route settings. The first route whose match fits a request applies."""
 
-    name: Name = Field(description="Route name, used as the metric label. Required.")
+    name: RuleName = Field(description="Route name, used as the metric label. Required.")
     max_body_bytes: ByteSize | None = Field(None, description="Body cap for this route. Absent: limits.max_body_bytes.")
     first_byte_timeout: Duration | None = Field(
         None, description="Upstream first-byte timeout here. Absent: upstream.timeouts.first_byte."
@@ -188,7 +197,7 @@ class Route(RouteMatch):
 class FirewallRule(RouteMatch):
     """One rule. The first rule whose match fits a request decides it."""
 
-    name: Name = Field(description="Rule name, used in logs and as the metric label. Required.")
+    name: RuleName = Field(description="Rule name, used in logs and as the metric label. Required.")
     allow: tuple[AddressRef, ...] | None = Field(
         None,
         description="Only these clients pass (addresses, networks, ranges, list names). "

@@ -1,0 +1,190 @@
+"""Command line: ``privacy-gateway {serve,check,schema,explain,demo}``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+
+log = logging.getLogger("gateway")
+
+
+def _use_uvloop(enabled: bool) -> None:
+    if not enabled:
+        return
+    try:
+        import uvloop
+    except ImportError:
+        log.info("uvloop not installed; using asyncio's event loop")
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .policy.loader import PolicyError, load_policy
+    from .runtime import Runtime
+    from .metrics import Metrics
+
+    try:
+        loaded = load_policy(Path(args.policy))
+        Runtime(loaded.policy, Metrics(), loaded.checksum)  # compiles every filter, like serve would
+    except PolicyError as exc:
+        print(str(exc), file=sys.stderr)
+        count = len(exc.issues)
+        print(f"{args.policy}: {count} error{'s' if count != 1 else ''}; policy is NOT valid", file=sys.stderr)
+        return 1
+    print(f"{args.policy}: policy is valid (checksum {loaded.checksum[:12]}, {len(loaded.files)} file(s))")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .policy.jsonschema import render_json_schema
+
+    sys.stdout.write(render_json_schema())
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain
+    from .policy.loader import PolicyError, load_policy
+
+    try:
+        loaded = load_policy(Path(args.policy))
+    except PolicyError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    result = explain(
+        loaded.policy, peer=args.peer, xff=args.xff or [], path=args.path,
+        method=args.method.upper(), host=args.host,
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.to_text())
+    return 0
+
+
+def _load_or_exit(policy_path: Path) -> object:
+    from .policy.loader import PolicyError, load_policy
+
+    try:
+        return load_policy(policy_path)
+    except PolicyError as exc:
+        print(str(exc), file=sys.stderr)
+        print(f"{policy_path}: refusing to start on an invalid policy", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .listener import ParserError, require_compiled_parser
+    from .logs import setup_logging
+    from .policy.loader import LoadedPolicy
+    from .server import Gateway
+
+    policy_path = Path(args.policy)
+    loaded = _load_or_exit(policy_path)
+    assert isinstance(loaded, LoadedPolicy)
+    setup_logging(loaded.policy.logging.level)
+    try:
+        require_compiled_parser()
+    except ParserError as exc:
+        log.critical(str(exc))
+        return 2
+    if args.workers > 1:
+        from .workers import run_workers
+
+        return run_workers(args, loaded)
+    _use_uvloop(not args.no_uvloop)
+
+    async def main() -> None:
+        from .workers import is_worker
+
+        gateway = Gateway(loaded, policy_path=policy_path)
+        # A worker of `--workers N` leaves the admin listener to its supervisor.
+        await gateway.serve_forever(reuse_port=args.reuse_port, admin=not is_worker())
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo.helpdesk import start_helpdesk
+    from .logs import setup_logging
+    from .policy.loader import LoadedPolicy
+    from .server import Gateway
+
+    policy_path = Path(args.policy)
+    loaded = _load_or_exit(policy_path)
+    assert isinstance(loaded, LoadedPolicy)
+    setup_logging(loaded.policy.logging.level)
+    _use_uvloop(not args.no_uvloop)
+
+    async def main() -> None:
+        helpdesk = await start_helpdesk(args.helpdesk_host, args.helpdesk_port)
+        try:
+            gateway = Gateway(loaded, policy_path=policy_path)
+            print(
+                f"demo helpdesk on http://{args.helpdesk_host}:{args.helpdesk_port}, "
+                f"gateway on http://{loaded.policy.listen.host}:{loaded.policy.listen.port}, "
+                f"admin on http://{loaded.policy.admin.host}:{loaded.policy.admin.port}/metrics",
+                file=sys.stderr, flush=True,
+            )
+            await gateway.serve_forever()
+        finally:
+            await helpdesk.cleanup()
+
+    asyncio.run(main())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="privacy-gateway", description="GDPR privacy gateway for helpdesks")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="validate a policy file or directory; print every error")
+    check.add_argument("policy")
+    check.set_defaults(func=cmd_check)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--policy", required=True, help="policy file or directory")
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop")
+    serve.set_defaults(func=cmd_serve)
+
+    schema = sub.add_parser("schema", help="print the policy's JSON Schema")
+    schema.set_defaults(func=cmd_schema)
+
+    exp = sub.add_parser("explain", help="show how the firewall decides a request")
+    exp.add_argument("--policy", required=True)
+    exp.add_argument("--peer", required=True, help="socket peer address")
+    exp.add_argument("--xff", action="append", help="an X-Forwarded-For header value (repeat for several headers)")
+    exp.add_argument("--path", default="/")
+    exp.add_argument("--method", default="GET")
+    exp.add_argument("--host", default="")
+    exp.add_argument("--json", action="store_true")
+    exp.set_defaults(func=cmd_explain)
+
+    demo = sub.add_parser("demo", help="run the built-in demo helpdesk behind the gateway")
+    demo.add_argument("--policy", default="policies/demo.yaml")
+    demo.add_argument("--helpdesk-host", default="127.0.0.1")
+    demo.add_argument("--helpdesk-port", type=int, default=8081)
+    demo.add_argument("--no-uvloop", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

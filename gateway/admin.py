@@ -1,0 +1,86 @@
+"""The admin listener: metrics, health, readiness and the firewall explainer.
+
+It runs on its own address (127.0.0.1:9100 by default) so nothing here is
+reachable through the public port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .explain import explain
+
+if TYPE_CHECKING:
+    from .server import Gateway
+
+_READY_CACHE_SECONDS = 2.0
+
+
+class _UpstreamProbe:
+    """TCP-connects to the upstream, caching the answer briefly so probes stay cheap."""
+
+    def __init__(self) -> None:
+        self._checked_at = 0.0
+        self._url = ""
+        self._ok = False
+
+    async def reachable(self, url: str) -> bool:
+        now = time.monotonic()
+        if url == self._url and now - self._checked_at < _READY_CACHE_SECONDS:
+            return self._ok
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            async with asyncio.timeout(1.0):
+                _, writer = await asyncio.open_connection(parts.hostname, port)
+            writer.close()
+            self._ok = True
+        except (OSError, TimeoutError):
+            self._ok = False
+        self._url, self._checked_at = url, now
+        return self._ok
+
+
+def make_admin_app(gateway: Gateway) -> web.Application:
+    probe = _UpstreamProbe()
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = generate_latest(gateway.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        runtime = gateway.runtime
+        upstream_ok = await probe.reachable(runtime.policy.upstream.url)
+        body = {"policy": runtime.checksum[:12], "upstream_reachable": upstream_ok}
+        return web.json_response(body, status=200 if upstream_ok else 503)
+
+    async def explain_view(request: web.Request) -> web.Response:
+        query = request.query
+        peer = query.get("peer", "")
+        if not peer:
+            return web.json_response({"error": "the 'peer' parameter is required"}, status=400)
+        result = explain(
+            gateway.runtime.policy,
+            peer=peer,
+            xff=query.getall("xff", []),
+            path=query.get("path", "/"),
+            method=query.get("method", "GET").upper(),
+            host=query.get("host", ""),
+        )
+        return web.json_response(result.to_dict())
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/explain", explain_view)
+    return app

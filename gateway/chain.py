@@ -1,0 +1,113 @@
+"""Runs the filter phases with an error boundary.
+
+An exception inside a filter is logged with the filter's name, counted, and
+turned into a generic local reply: the request fails closed and is never
+forwarded unfiltered.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+from .exchange import BodyRewriter, Exchange, LocalReply
+from .filters.base import Filter
+from .metrics import Metrics
+
+log = logging.getLogger("gateway.chain")
+
+FILTER_FAILED = LocalReply(
+    502, "filter_error", "The gateway could not apply its privacy policy to this request."
+)
+
+
+class FilterError(Exception):
+    """A filter raised; carries the local reply that replaces the response."""
+
+    def __init__(self, filter_name: str) -> None:
+        super().__init__(filter_name)
+        self.filter_name = filter_name
+        self.reply = FILTER_FAILED
+
+
+def _failed(flt: Filter, phase: str, metrics: Metrics) -> FilterError:
+    log.exception("filter failed", extra={"fields": {"filter": flt.name, "phase": phase}})
+    metrics.filter_errors.labels(flt.name).inc()
+    return FilterError(flt.name)
+
+
+class Chain:
+    """The compiled filters of one policy, with their phases."""
+
+    def __init__(self, filters: Sequence[Filter], metrics: Metrics) -> None:
+        self.filters = tuple(filters)
+        self.reverse = tuple(reversed(self.filters))
+        self.metrics = metrics
+
+    async def request(self, ex: Exchange) -> LocalReply | None:
+        for flt in self.filters:
+            try:
+                reply = await flt.on_request(ex)
+            except Exception:
+                return _failed(flt, "request", self.metrics).reply
+            if reply is not None:
+                return reply
+        return None
+
+    def body_filters(self, ex: Exchange) -> tuple[Filter, ...]:
+        """The filters that want this request's body (raises FilterError on failure)."""
+        wanted = []
+        for flt in self.filters:
+            try:
+                if flt.wants_request_body(ex):
+                    wanted.append(flt)
+            except Exception:
+                raise _failed(flt, "wants_request_body", self.metrics) from None
+        return tuple(wanted)
+
+    async def request_body(self, ex: Exchange, filters: Sequence[Filter], body: bytes) -> bytes:
+        for flt in filters:
+            try:
+                body = await flt.on_request_body(ex, body)
+            except Exception:
+                raise _failed(flt, "request_body", self.metrics) from None
+        return body
+
+    async def response_headers(self, ex: Exchange) -> list[BodyRewriter]:
+        rewriters: list[BodyRewriter] = []
+        for flt in self.reverse:
+            try:
+                rewriter = await flt.on_response_headers(ex)
+            except Exception:
+                raise _failed(flt, "response_headers", self.metrics) from None
+            if rewriter is not None:
+                rewriters.append(rewriter)
+        return rewriters
+
+
+class RewriteError(Exception):
+    """A body rewriter raised mid-stream; the response must be aborted."""
+
+
+def rewrite(rewriters: Sequence[BodyRewriter], chunk: bytes, metrics: Metrics) -> bytes:
+    for rewriter in rewriters:
+        try:
+            chunk = rewriter.feed(chunk)
+        except Exception:
+            log.exception("body rewriter failed", extra={"fields": {"rewriter": type(rewriter).__name__}})
+            metrics.filter_errors.labels(type(rewriter).__name__).inc()
+            raise RewriteError from None
+    return chunk
+
+
+def finish(rewriters: Sequence[BodyRewriter], metrics: Metrics) -> bytes:
+    """Flush every rewriter in order; what one flushes passes through the next."""
+    tail = b""
+    for rewriter in rewriters:
+        try:
+            tail = rewriter.feed(tail) + rewriter.finish() if tail else rewriter.finish()
+        except Exception:
+            log.exception("body rewriter failed", extra={"fields": {"rewriter": type(rewriter).__name__}})
+            metrics.filter_errors.labels(type(rewriter).__name__).inc()
+            raise RewriteError from None
+    return tail

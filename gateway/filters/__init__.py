@@ -1,0 +1,1 @@
+"""Filters: one module per policy section, registered in ``registry``."""

@@ -1,0 +1,46 @@
+"""The filter interface.
+
+A filter compiles its part of the policy once in ``__init__`` and keeps only
+that compiled configuration. Hooks are named after the phases of a request;
+the defaults do nothing, so a filter overrides only the phases it needs.
+A filter that runs after a decision was taken respects it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from ..exchange import BodyRewriter, Exchange, LocalReply
+    from ..metrics import Metrics
+    from ..policy.schema import Policy
+
+
+class Filter:
+    name: ClassVar[str]
+    # True when on_response_headers may return a body rewriter; the proxy then
+    # asks the upstream only for encodings it can decode.
+    rewrites_responses: ClassVar[bool] = False
+
+    def __init__(self, policy: Policy, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    @classmethod
+    def enabled_in(cls, policy: Policy) -> bool:
+        """Whether the policy turns this filter on; disabled filters are not built."""
+        return True
+
+    async def on_request(self, ex: Exchange) -> LocalReply | None:
+        """Headers known, body not read. Return a LocalReply to answer locally."""
+        return None
+
+    def wants_request_body(self, ex: Exchange) -> bool:
+        """Opt in to the bounded request-body phase for this request."""
+        return False
+
+    async def on_request_body(self, ex: Exchange, body: bytes) -> bytes:
+        return body
+
+    async def on_response_headers(self, ex: Exchange) -> BodyRewriter | None:
+        """Response head known; may edit ``ex.response_headers`` and return a rewriter."""
+        return None

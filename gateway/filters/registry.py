@@ -1,0 +1,12 @@
+"""The filters the gateway knows, in the order their request hooks run.
+
+Response hooks run in the reverse order, so the filter that saw a request
+first sees its response last (like nested middleware).
+"""
+
+from __future__ import annotations
+
+from .base import Filter
+from .firewall import Firewall
+
+FILTER_CLASSES: tuple[type[Filter], ...] = (Firewall,)

@@ -1,0 +1,90 @@
+"""Header handling between client and upstream: hop-by-hop removal, forwarding headers.
+
+Hop-by-hop headers describe one connection and never cross the proxy
+(RFC 9110 §7.6.1). Client-address headers from an untrusted peer are lies
+until proven otherwise: they are removed and set anew from what the gateway
+derived itself.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection", "keep-alive", "te", "trailer", "trailers", "transfer-encoding", "upgrade",
+        "proxy-authenticate", "proxy-authorization", "proxy-connection",
+    }
+)
+
+# Every header a helpdesk framework might read a client address or scheme from.
+FORWARDING = frozenset(
+    {
+        "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
+        "x-forwarded-prefix", "x-forwarded-server", "x-forwarded-ssl", "x-forwarded-scheme",
+        "x-real-ip", "x-client-ip", "true-client-ip", "cf-connecting-ip", "x-cluster-client-ip",
+        "x-original-forwarded-for", "client-ip",
+    }
+)
+
+# Handled by the gateway itself on the request side.
+_REQUEST_OWN = frozenset({"host", "expect"})
+
+
+def connection_tokens(values: Iterable[str]) -> frozenset[str]:
+    """Header names listed in Connection headers; they are hop-by-hop too."""
+    return frozenset(
+        token.strip().lower() for value in values for token in value.split(",") if token.strip()
+    )
+
+
+def upstream_request_headers(
+    incoming: CIMultiDictProxy[str],
+    *,
+    client_ip: str,
+    proto: str,
+    forwarded_host: str,
+    host: str,
+    via: bool,
+    keep_length: bool,
+) -> CIMultiDict[str]:
+    """Headers to send upstream: end-to-end headers of the client plus our own forwarding set."""
+    drop = HOP_BY_HOP | FORWARDING | _REQUEST_OWN
+    named = incoming.getall("Connection", ())
+    if named:
+        drop = drop | connection_tokens(named)
+    if not keep_length:
+        drop = drop | {"content-length"}
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in incoming.items():
+        if name.lower() not in drop:
+            out.add(name, value)
+    out["Host"] = host
+    out["X-Forwarded-For"] = client_ip
+    out["X-Forwarded-Proto"] = proto
+    out["X-Forwarded-Host"] = forwarded_host
+    if via:
+        out.add("Via", "1.1 privacy-gateway")
+    return out
+
+
+def downstream_response_headers(incoming: CIMultiDictProxy[str], *, via: bool) -> CIMultiDict[str]:
+    """Headers of the upstream response that may reach the client."""
+    drop = HOP_BY_HOP
+    named = incoming.getall("Connection", ())
+    if named:
+        drop = drop | connection_tokens(named)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in incoming.items():
+        if name.lower() not in drop:
+            out.add(name, value)
+    if via:
+        out.add("Via", "1.1 privacy-gateway")
+    return out
+
+
+def head_size(raw_headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """Bytes of the header block as sent: ``name: value\\r\\n`` per field."""
+    return sum(len(name) + len(value) + 4 for name, value in raw_headers)

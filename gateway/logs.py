@@ -1,0 +1,103 @@
+"""Structured JSON-lines logging: process events and the access log.
+
+No cookies, no query strings, no Authorization values and no full client
+addresses (unless the policy asks for them) ever reach a log line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import os
+import sys
+import time
+from typing import IO, Any, Literal
+
+import orjson
+
+IPMode = Literal["full", "truncated", "hashed"]
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record; ``extra={"fields": {...}}`` adds structured fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": _timestamp(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info and record.exc_info[0] is not None:
+            # The exception type and message only: tracebacks can hold request data.
+            entry["error"] = f"{record.exc_info[0].__name__}: {record.exc_info[1]}"[:500]
+        return orjson.dumps(entry, default=str).decode()
+
+
+def _timestamp(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1000):03d}Z"
+
+
+def setup_logging(level: str = "info", stream: IO[str] | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # aiohttp logs parse errors with the offending bytes; keep those out of the log.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+    logging.getLogger("aiohttp.access").setLevel(logging.CRITICAL)
+
+
+class IPMasker:
+    """Turns a client address into what the policy allows a log to hold."""
+
+    def __init__(self, mode: IPMode) -> None:
+        self.mode = mode
+        self._key = os.urandom(16)
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, ip: str) -> str:
+        if self.mode == "full" or not ip:
+            return ip
+        masked = self._cache.get(ip)
+        if masked is None:
+            masked = self._mask(ip)
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[ip] = masked
+        return masked
+
+    def _mask(self, ip: str) -> str:
+        if self.mode == "hashed":
+            return hmac.new(self._key, ip.encode(), hashlib.sha256).hexdigest()[:16]
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return "invalid"
+        prefix = 24 if addr.version == 4 else 48
+        return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
+class AccessLog:
+    """Writes one JSON line per request to a binary stream (stdout by default)."""
+
+    def __init__(self, enabled: bool, ip_mode: IPMode, stream: IO[bytes] | None = None) -> None:
+        self.enabled = enabled
+        self.mask_ip = IPMasker(ip_mode)
+        self._stream = stream if stream is not None else sys.stdout.buffer
+
+    def write(self, entry: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        entry["ts"] = _timestamp(time.time())
+        try:
+            self._stream.write(orjson.dumps(entry) + b"\n")
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed or broken log pipe must not fail the request

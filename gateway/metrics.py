@@ -1,0 +1,113 @@
+"""Prometheus collectors, registered on an injected CollectorRegistry.
+
+Label values are bounded by construction: route and rule names come from the
+policy, reasons and kinds from fixed vocabularies in the code. Never an IP, a
+URL or a user.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+PREFIX = "privacy_gateway"
+
+# Buckets for a proxy: sub-millisecond overheads up to slow upstream pages.
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            f"{PREFIX}_requests", "Requests answered, by route and status class.",
+            ["route", "status_class"], registry=r,
+        )
+        self.request_duration = Histogram(
+            f"{PREFIX}_request_duration_seconds",
+            "Time from request head to the last response byte, by route.",
+            ["route"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.upstream_duration = Histogram(
+            f"{PREFIX}_upstream_duration_seconds",
+            "Time spent waiting for and streaming from the upstream, by route.",
+            ["route"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.overhead_duration = Histogram(
+            f"{PREFIX}_gateway_overhead_seconds",
+            "Request duration minus upstream time: the gateway's own cost, by route.",
+            ["route"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        # multiprocess_mode says how `serve --workers N` aggregates a gauge across workers.
+        self.in_flight = Gauge(
+            f"{PREFIX}_in_flight_requests", "Requests being handled now.", registry=r, multiprocess_mode="livesum"
+        )
+        self.websockets = Gauge(
+            f"{PREFIX}_websocket_sessions", "WebSocket sessions open now.", registry=r, multiprocess_mode="livesum"
+        )
+        self.local_replies = Counter(
+            f"{PREFIX}_local_replies", "Answers given by the gateway itself, by reason.", ["reason"], registry=r,
+        )
+        self.upstream_errors = Counter(
+            f"{PREFIX}_upstream_errors", "Failures talking to the upstream, by kind.", ["kind"], registry=r,
+        )
+        self.filter_errors = Counter(
+            f"{PREFIX}_filter_errors", "Exceptions raised inside a filter (the request failed closed).",
+            ["filter"], registry=r,
+        )
+        self.firewall_decisions = Counter(
+            f"{PREFIX}_firewall_decisions", "Firewall decisions by rule, decision and mode.",
+            ["rule", "decision", "mode"], registry=r,
+        )
+        self.body_bytes = Counter(
+            f"{PREFIX}_body_bytes", "Body bytes streamed, by direction (upload, download).",
+            ["direction"], registry=r,
+        )
+        self.reload_success = Gauge(
+            f"{PREFIX}_policy_reload_success", "1 if the last policy (re)load succeeded, else 0.", registry=r,
+            multiprocess_mode="livemin",
+        )
+        self.reload_timestamp = Gauge(
+            f"{PREFIX}_policy_last_reload_timestamp_seconds", "Unix time of the last reload attempt.", registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.reloads = Counter(
+            f"{PREFIX}_policy_reloads", "Policy reload attempts by result.", ["result"], registry=r,
+        )
+        self.policy_info = Gauge(
+            f"{PREFIX}_policy_info", "The active policy; value 1, checksum as label.", ["checksum"], registry=r,
+            multiprocess_mode="liveall",
+        )
+        self._active_checksum: str | None = None
+        # Children bound once per label value: a labels() lookup per request is measurable.
+        self._route_children: dict[str, tuple[Histogram, Histogram, Histogram]] = {}
+        self._status_children: dict[tuple[str, str], Counter] = {}
+        self.upload_bytes = self.body_bytes.labels("upload")
+        self.download_bytes = self.body_bytes.labels("download")
+
+    def route_histograms(self, route: str) -> tuple[Histogram, Histogram, Histogram]:
+        children = self._route_children.get(route)
+        if children is None:
+            children = (
+                self.request_duration.labels(route),
+                self.upstream_duration.labels(route),
+                self.overhead_duration.labels(route),
+            )
+            self._route_children[route] = children
+        return children
+
+    def count_request(self, route: str, status: int) -> None:
+        key = (route, f"{status // 100}xx")
+        child = self._status_children.get(key)
+        if child is None:
+            child = self._status_children[key] = self.requests.labels(*key)
+        child.inc()
+
+    def set_policy(self, checksum: str) -> None:
+        """Mark ``checksum`` as the active policy (one info series at a time)."""
+        if self._active_checksum is not None and self._active_checksum != checksum:
+            # Zero first: in multiprocess mode the value lives on in a shared file.
+            self.policy_info.labels(self._active_checksum).set(0)
+            self.policy_info.remove(self._active_checksum)
+        self.policy_info.labels(checksum).set(1)
+        self._active_checksum = checksum

@@ -1,0 +1,470 @@
+"""Forwarding: the request handler of the public listener.
+
+One request: head checks → client IP → route → request filters → (bounded
+body phase) → upstream over the shared pool → response-header filters →
+body streamed back through the rewriters. Bodies stream both ways with
+memory bounded by the chunk size; every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from . import headers as hdr
+from .chain import FilterError, RewriteError, finish, rewrite
+from .clientip import ClientIPError
+from .encoding import decoder_for
+from .exchange import BodyRewriter, Exchange, LocalReply
+from .paths import BadPath, normalize_host, normalize_path
+from .replies import render
+from .websocket import proxy_websocket
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
+    from .runtime import Runtime
+
+log = logging.getLogger("gateway.proxy")
+
+READ_CHUNK = 64 * 1024
+
+
+def _reply(status: int, reason: str, message: str) -> LocalReply:
+    return LocalReply(status, reason, message)
+
+
+HEADERS_TOO_LARGE = _reply(431, "headers_too_large", "The request headers are too large.")
+BAD_HOST = _reply(400, "bad_host", "The request needs exactly one Host header.")
+BAD_TARGET = _reply(400, "bad_target", "The request target must be a path.")
+BODY_TOO_LARGE = _reply(413, "body_too_large", "The request body is larger than this route allows.")
+BODY_TIMEOUT = _reply(408, "body_timeout", "The request body arrived too slowly.")
+BAD_EXPECT = _reply(417, "bad_expect", "Only 'Expect: 100-continue' is supported.")
+UPSTREAM_UNREACHABLE = _reply(502, "upstream_unreachable", "The helpdesk could not be reached.")
+UPSTREAM_TIMEOUT = _reply(504, "upstream_timeout", "The helpdesk did not answer in time.")
+UPSTREAM_BAD_RESPONSE = _reply(502, "upstream_bad_response", "The helpdesk sent an invalid response.")
+
+
+class _BodyFailure(Exception):
+    """Raised inside the upload stream; ``reply`` says what the client gets."""
+
+    def __init__(self, reply: LocalReply | None) -> None:
+        super().__init__(reply.reason if reply else "client_gone")
+        self.reply = reply
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the access log and metrics need to know about one request."""
+
+    route: str = "default"
+    status: int = 0
+    reason: str | None = None
+    upstream_seconds: float = 0.0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    client_ip: str = ""
+    ex: Exchange | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Proxy:
+    """The public listener's handler; reads the current Runtime once per request."""
+
+    def __init__(self, gateway: Any, metrics: Metrics) -> None:
+        # ``gateway`` owns the current runtime and the shared ClientSession.
+        self.gateway = gateway
+        self.metrics = metrics
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        rt: Runtime = self.gateway.runtime
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        outcome = Outcome()
+        self.metrics.in_flight.inc()
+        try:
+            response = await self._handle(rt, request, outcome, loop)
+            if not outcome.status:
+                outcome.status = response.status
+            return response
+        finally:
+            self.metrics.in_flight.dec()
+            self._account(rt, request, outcome, loop.time() - started)
+
+    def _local(self, outcome: Outcome, reply: LocalReply, request: web.BaseRequest) -> web.Response:
+        outcome.status = reply.status
+        outcome.reason = reply.reason
+        self.metrics.local_replies.labels(reply.reason).inc()
+        return render(reply, request.headers.get("Accept", ""))
+
+    async def _handle(
+        self, rt: Runtime, request: web.BaseRequest, outcome: Outcome, loop: asyncio.AbstractEventLoop
+    ) -> web.StreamResponse:
+        if hdr.head_size(request.raw_headers) > rt.limits.max_header_bytes:
+            return self._close_after(self._local(outcome, HEADERS_TOO_LARGE, request))
+        hosts = request.headers.getall("Host", ())
+        if len(hosts) > 1 or (not hosts and request.version >= (1, 1)):
+            return self._close_after(self._local(outcome, BAD_HOST, request))
+        raw_target = request.raw_path
+        if not raw_target.startswith("/"):
+            return self._close_after(self._local(outcome, BAD_TARGET, request))
+        try:
+            path = normalize_path(raw_target.partition("?")[0])
+        except BadPath as exc:
+            return self._local(outcome, _reply(400, "bad_path", f"The request path is not acceptable ({exc.reason})."), request)
+
+        peer = request.remote or ""
+        try:
+            client_ip = rt.client_ip.resolve(peer, request.headers.getall("X-Forwarded-For", []))
+        except ClientIPError as exc:
+            outcome.client_ip = peer
+            return self._local(outcome, _reply(400, exc.reason, "The X-Forwarded-For header is not acceptable."), request)
+        outcome.client_ip = client_ip
+        host_header = hosts[0] if hosts else rt.upstream_host
+        host = normalize_host(host_header)
+        route = rt.routes.lookup(request.method, host, path)
+        outcome.route = route.name
+        ex = Exchange(
+            request=request, method=request.method, path=path, host=host,
+            peer_ip=peer, client_ip=client_ip, route=route,
+        )
+        outcome.ex = ex
+
+        reply = await rt.chain.request(ex)
+        if reply is not None:
+            return self._local(outcome, reply, request)
+
+        trusted_peer = rt.client_ip.is_trusted(peer)
+        ex.upstream_headers = hdr.upstream_request_headers(
+            request.headers,
+            client_ip=client_ip,
+            proto=_forwarded_proto(request, trusted_peer),
+            forwarded_host=_forwarded_host(request, host_header, trusted_peer),
+            host=host_header if rt.pass_client_host else rt.upstream_host,
+            via=rt.via,
+            keep_length=True,
+        )
+        if _is_websocket(request):
+            self.metrics.websockets.inc()
+            try:
+                return await proxy_websocket(self.gateway.session, rt, request, ex, outcome, self._local)
+            finally:
+                self.metrics.websockets.dec()
+
+        expect = request.headers.get("Expect")
+        if expect is not None and expect.lower() != "100-continue":
+            return self._close_after(self._local(outcome, BAD_EXPECT, request))
+        if rt.narrow_accept_encoding:
+            ex.upstream_headers["Accept-Encoding"] = rt.narrow_accept_encoding(
+                request.headers.get("Accept-Encoding", "")
+            )
+        return await self._forward(rt, request, ex, outcome, loop, expect is not None)
+
+    async def _forward(
+        self, rt: Runtime, request: web.BaseRequest, ex: Exchange, outcome: Outcome,
+        loop: asyncio.AbstractEventLoop, expect_continue: bool,
+    ) -> web.StreamResponse:
+        cap = ex.route.max_body_bytes
+        length = request.content_length
+        if length is not None and length > cap:
+            return self._close_after(self._local(outcome, BODY_TOO_LARGE, request))
+        # Deadline for the upstream's response head. A streamed upload moves it
+        # when its last byte is sent; otherwise it runs from now.
+        head_deadline = asyncio.timeout(None)
+        data: Any = None
+        try:
+            body_filters = rt.chain.body_filters(ex)
+            if request.body_exists and body_filters:
+                body = await self._read_body(rt, request, cap, expect_continue, outcome)
+                body = await rt.chain.request_body(ex, body_filters, body)
+                ex.upstream_headers["Content-Length"] = str(len(body))
+                ex.upstream_headers.popall("Transfer-Encoding", None)
+                data = body
+            elif request.body_exists:
+                data = self._stream_body(rt, request, ex, expect_continue, outcome, head_deadline, loop)
+        except FilterError as exc:
+            return self._close_after(self._local(outcome, exc.reply, request))
+        except _BodyFailure as exc:
+            return self._body_failed(exc, outcome, request)
+        upstream_started = loop.time()
+        try:
+            async with head_deadline:
+                if data is None or isinstance(data, bytes):
+                    head_deadline.reschedule(loop.time() + ex.route.first_byte_timeout)
+                upstream = await self.gateway.session.request(
+                    ex.method,
+                    URL(rt.upstream_base + request.raw_path, encoded=True),
+                    headers=ex.upstream_headers,
+                    data=data,
+                    allow_redirects=False,
+                    skip_auto_headers=_NO_AUTO_HEADERS,
+                    timeout=rt.client_timeout,
+                )
+        except _BodyFailure as exc:
+            return self._body_failed(exc, outcome, request)
+        except Exception as exc:  # aiohttp wraps upload failures; look at the cause chain
+            failure = _find_body_failure(exc)
+            if failure is not None:
+                return self._body_failed(failure, outcome, request)
+            kind, reply = _classify_upstream_error(exc)
+            self.metrics.upstream_errors.labels(kind).inc()
+            log.warning("upstream request failed", extra={"fields": {"kind": kind, "route": ex.route.name}})
+            return self._close_after(self._local(outcome, reply, request)) if request.body_exists else self._local(outcome, reply, request)
+        try:
+            return await self._respond(rt, request, ex, upstream, outcome, loop)
+        finally:
+            upstream.release()
+            outcome.upstream_seconds = loop.time() - upstream_started
+
+    def _body_failed(self, exc: _BodyFailure, outcome: Outcome, request: web.BaseRequest) -> web.StreamResponse:
+        if exc.reply is None:  # the client went away mid-upload: nobody to answer
+            outcome.status = 499
+            outcome.reason = "client_gone"
+            raise ConnectionResetError("client closed the connection during the upload")
+        return self._close_after(self._local(outcome, exc.reply, request))
+
+    async def _stream_body(
+        self, rt: Runtime, request: web.BaseRequest, ex: Exchange, expect_continue: bool,
+        outcome: Outcome, head_deadline: asyncio.Timeout, loop: asyncio.AbstractEventLoop,
+    ) -> AsyncIterator[bytes]:
+        """The upload, counted against the route cap while it streams."""
+        cap = ex.route.max_body_bytes
+        if expect_continue:
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        content = request.content
+        received = 0
+        idle = rt.limits.body_timeout
+        while True:
+            try:
+                async with asyncio.timeout(idle):
+                    chunk = await content.readany()
+            except TimeoutError:
+                raise _BodyFailure(BODY_TIMEOUT) from None
+            except (aiohttp.ClientPayloadError, web.RequestPayloadError, ConnectionError):
+                raise _BodyFailure(None) from None
+            if not chunk:
+                break
+            received += len(chunk)
+            if received > cap:
+                raise _BodyFailure(BODY_TOO_LARGE)
+            outcome.bytes_in = received
+            yield chunk
+        self.metrics.upload_bytes.inc(received)
+        # The upstream's first-byte deadline starts when it has the whole request
+        # (unless it already answered early and the deadline is gone).
+        if head_deadline.expired() is False and head_deadline.when() is None:
+            try:
+                head_deadline.reschedule(loop.time() + ex.route.first_byte_timeout)
+            except RuntimeError:
+                pass
+
+    async def _read_body(
+        self, rt: Runtime, request: web.BaseRequest, cap: int, expect_continue: bool, outcome: Outcome
+    ) -> bytes:
+        """The bounded body phase for filters that need the whole body."""
+        parts: list[bytes] = []
+        received = 0
+        if expect_continue:
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        while True:
+            try:
+                async with asyncio.timeout(rt.limits.body_timeout):
+                    chunk = await request.content.readany()
+            except TimeoutError:
+                raise _BodyFailure(BODY_TIMEOUT) from None
+            except (web.RequestPayloadError, ConnectionError):
+                raise _BodyFailure(None) from None
+            if not chunk:
+                break
+            received += len(chunk)
+            if received > cap:
+                raise _BodyFailure(BODY_TOO_LARGE)
+            parts.append(chunk)
+        outcome.bytes_in = received
+        self.metrics.upload_bytes.inc(received)
+        return b"".join(parts)
+
+    async def _respond(
+        self, rt: Runtime, request: web.BaseRequest, ex: Exchange, upstream: aiohttp.ClientResponse,
+        outcome: Outcome, loop: asyncio.AbstractEventLoop,
+    ) -> web.StreamResponse:
+        ex.response_status = upstream.status
+        ex.response_headers = hdr.downstream_response_headers(upstream.headers, via=rt.via)
+        try:
+            rewriters = await rt.chain.response_headers(ex)
+        except FilterError as exc:
+            return self._local(outcome, exc.reply, request)
+        if rewriters:
+            decoder = decoder_for(ex.response_headers.get("Content-Encoding", ""))
+            if decoder is None:
+                self.metrics.upstream_errors.labels("unsupported_encoding").inc()
+                return self._local(outcome, _reply(502, "unsupported_encoding", "The helpdesk sent a body encoding the gateway cannot filter."), request)
+            if decoder.active:
+                ex.response_headers.popall("Content-Encoding", None)
+                rewriters.insert(0, decoder)
+            ex.response_headers.popall("Content-Length", None)
+
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        response.headers.extend(ex.response_headers)
+        outcome.status = upstream.status
+        await response.prepare(request)
+        sent = await self._pump(rt, request, upstream, response, rewriters, outcome, loop)
+        outcome.bytes_out = sent
+        self.metrics.download_bytes.inc(sent)
+        return response
+
+    async def _pump(
+        self, rt: Runtime, request: web.BaseRequest, upstream: aiohttp.ClientResponse,
+        response: web.StreamResponse, rewriters: list[BodyRewriter], outcome: Outcome,
+        loop: asyncio.AbstractEventLoop,
+    ) -> int:
+        """Stream the upstream body to the client; abort the connection on any failure.
+
+        Once the head is sent the status cannot change: a failure must cut the
+        connection so a truncated body is never mistaken for a complete one.
+        """
+        content = upstream.content
+        idle = rt.timeouts.idle
+        send = rt.limits.send_timeout
+        sent = 0
+        reading = True
+        try:
+            async with asyncio.timeout(None) as deadline:
+                while True:
+                    reading = True
+                    deadline.reschedule(loop.time() + idle)
+                    chunk = await content.readany()
+                    if not chunk:
+                        break
+                    if rewriters:
+                        chunk = rewrite(rewriters, chunk, self.metrics)
+                        if not chunk:
+                            continue
+                    reading = False
+                    deadline.reschedule(loop.time() + send)
+                    await response.write(chunk)
+                    sent += len(chunk)
+                if rewriters:
+                    tail = finish(rewriters, self.metrics)
+                    if tail:
+                        reading = False
+                        deadline.reschedule(loop.time() + send)
+                        await response.write(tail)
+                        sent += len(tail)
+                deadline.reschedule(loop.time() + send)
+                await response.write_eof()
+        except TimeoutError:
+            kind = "idle_timeout" if reading else "client_send_timeout"
+            self._abort(request, outcome, kind, upstream=reading)
+        except RewriteError:
+            self._abort(request, outcome, "rewrite_error", upstream=False)
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            upstream_side = isinstance(exc, aiohttp.ClientError)
+            self._abort(request, outcome, "upstream_reset" if upstream_side else "client_gone", upstream=upstream_side)
+        return sent
+
+    def _abort(self, request: web.BaseRequest, outcome: Outcome, kind: str, *, upstream: bool) -> None:
+        outcome.reason = kind
+        if upstream:
+            self.metrics.upstream_errors.labels(kind).inc()
+        else:
+            self.metrics.local_replies.labels(kind).inc()
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+
+    @staticmethod
+    def _close_after(response: web.StreamResponse) -> web.StreamResponse:
+        """Close the connection after this answer: an unread body must not be parsed as the next request."""
+        response.force_close()
+        return response
+
+    def _account(self, rt: Runtime, request: web.BaseRequest, outcome: Outcome, duration: float) -> None:
+        total, upstream_h, overhead = self.metrics.route_histograms(outcome.route)
+        total.observe(duration)
+        if outcome.upstream_seconds:
+            upstream_h.observe(outcome.upstream_seconds)
+        overhead.observe(max(duration - outcome.upstream_seconds, 0.0))
+        self.metrics.count_request(outcome.route, outcome.status or 499)
+        access_log = rt.access_log
+        if not access_log.enabled:
+            return
+        entry: dict[str, Any] = {
+            "event": "access",
+            "method": request.method,
+            "path": outcome.ex.path if outcome.ex else "-",
+            "route": outcome.route,
+            "status": outcome.status or 499,
+            "client": access_log.mask_ip(outcome.client_ip),
+            "peer": access_log.mask_ip(request.remote or ""),
+            "duration_ms": round(duration * 1000, 3),
+            "upstream_ms": round(outcome.upstream_seconds * 1000, 3),
+            "bytes_in": outcome.bytes_in,
+            "bytes_out": outcome.bytes_out,
+        }
+        if outcome.reason:
+            entry["reason"] = outcome.reason
+        if outcome.ex is not None and outcome.ex.decisions:
+            entry["decisions"] = [
+                {"filter": d.filter, "decision": d.decision, "rule": d.rule, "mode": d.mode}
+                for d in outcome.ex.decisions
+            ]
+        access_log.write(entry)
+
+
+_NO_AUTO_HEADERS = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
+
+
+def _find_body_failure(exc: BaseException) -> _BodyFailure | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _BodyFailure):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _classify_upstream_error(exc: BaseException) -> tuple[str, LocalReply]:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "connect_timeout", UPSTREAM_TIMEOUT
+    if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
+        return "first_byte_timeout", UPSTREAM_TIMEOUT
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connect", UPSTREAM_UNREACHABLE
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "disconnected", UPSTREAM_UNREACHABLE
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "bad_response", UPSTREAM_BAD_RESPONSE
+    if isinstance(exc, (aiohttp.ClientError, OSError)):
+        return "connection", UPSTREAM_UNREACHABLE
+    return "internal", UPSTREAM_UNREACHABLE
+
+
+def _is_websocket(request: web.BaseRequest) -> bool:
+    return (
+        request.headers.get("Upgrade", "").lower() == "websocket"
+        and "upgrade" in request.headers.get("Connection", "").lower()
+    )
+
+
+def _forwarded_proto(request: web.BaseRequest, trusted_peer: bool) -> str:
+    if trusted_peer:
+        claimed = request.headers.get("X-Forwarded-Proto", "").strip().lower()
+        if claimed in ("http", "https"):
+            return claimed
+    return "https" if request.secure else "http"
+
+
+def _forwarded_host(request: web.BaseRequest, host_header: str, trusted_peer: bool) -> str:
+    if trusted_peer:
+        claimed = request.headers.get("X-Forwarded-Host", "").strip()
+        if claimed and "," not in claimed and claimed.isprintable():
+            return claimed
+    return host_header

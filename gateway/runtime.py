@@ -1,0 +1,48 @@
+"""A policy compiled for serving: everything per-request code needs, built once.
+
+Reloading builds a complete new Runtime and swaps one reference; requests in
+flight keep the Runtime they started with.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from .chain import Chain
+from .clientip import ClientIPResolver
+from .encoding import narrow_accept_encoding
+from .filters.registry import FILTER_CLASSES
+from .logs import AccessLog
+from .metrics import Metrics
+from .policy.schema import Policy
+from .routing import RouteTable
+
+
+class Runtime:
+    def __init__(self, policy: Policy, metrics: Metrics, checksum: str = "") -> None:
+        self.policy = policy
+        self.checksum = checksum
+        self.routes = RouteTable(policy)
+        self.client_ip = ClientIPResolver(policy)
+        self.chain = Chain(
+            [cls(policy, metrics) for cls in FILTER_CLASSES if cls.enabled_in(policy)], metrics
+        )
+        upstream = policy.upstream
+        parts = urlsplit(upstream.url)
+        self.upstream_base = upstream.url
+        self.upstream_ws_base = ("wss" if parts.scheme == "https" else "ws") + upstream.url[len(parts.scheme):]
+        self.upstream_host = parts.netloc.rpartition("@")[2]
+        self.pass_client_host = upstream.host_header == "client"
+        self.via = upstream.via
+        self.timeouts = upstream.timeouts
+        self.limits = policy.limits
+        # The idle timeout of the response body is enforced per read by the proxy;
+        # aiohttp's sock_read would also count the wait for the response head.
+        self.client_timeout = aiohttp.ClientTimeout(
+            total=None, connect=None, sock_connect=upstream.timeouts.connect, sock_read=None
+        )
+        rewrites = any(getattr(f, "rewrites_responses", False) for f in self.chain.filters)
+        self.narrow_accept_encoding = narrow_accept_encoding if rewrites else None
+        self.access_log = AccessLog(policy.logging.access_log, policy.logging.client_ip)

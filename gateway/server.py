@@ -1,0 +1,171 @@
+"""Process assembly: listeners, the shared upstream session, reloads, shutdown.
+
+``Gateway`` owns the one reference that requests read (``runtime``); a reload
+compiles a complete new Runtime before swapping it, and a failed reload keeps
+the last good one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from .admin import make_admin_app
+from .listener import ProxyServer, require_compiled_parser
+from .metrics import Metrics
+from .policy.loader import LoadedPolicy, PolicyError, load_policy
+from .proxy import Proxy
+from .runtime import Runtime
+from .watcher import PolicyWatcher
+
+log = logging.getLogger("gateway.server")
+
+
+class Gateway:
+    def __init__(self, loaded: LoadedPolicy, metrics: Metrics | None = None, policy_path: Path | None = None) -> None:
+        self.metrics = metrics or Metrics()
+        self.policy_path = policy_path
+        self.runtime = Runtime(loaded.policy, self.metrics, loaded.checksum)
+        self.metrics.reload_success.set(1)
+        self.metrics.reload_timestamp.set(time.time())
+        self.metrics.set_policy(loaded.checksum[:12])
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.BaseRunner | None = None
+        self._admin_runner: web.AppRunner | None = None
+        self._watcher: PolicyWatcher | None = None
+        self._reload_lock = asyncio.Lock()
+        self.public_port = 0
+        self.admin_port = 0
+        self.stopped = asyncio.Event()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("gateway not started")
+        return self._session
+
+    async def start(
+        self, *, reuse_port: bool = False, watch: bool = True, watch_interval: float = 1.0, admin: bool = True
+    ) -> None:
+        require_compiled_parser()
+        policy = self.runtime.policy
+        upstream = policy.upstream
+        connector = aiohttp.TCPConnector(
+            limit=upstream.max_connections,
+            limit_per_host=upstream.max_connections,
+            ttl_dns_cache=60,
+            enable_cleanup_closed=False,
+            keepalive_timeout=30,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            # A shared cookie jar would replay one visitor's cookies to another.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            # Bodies pass through as the upstream encoded them.
+            auto_decompress=False,
+            trust_env=False,
+            timeout=self.runtime.client_timeout,
+            max_line_size=policy.limits.max_header_bytes,
+            max_field_size=policy.limits.max_header_bytes,
+            read_bufsize=2**16,
+        )
+        server = ProxyServer(Proxy(self, self.metrics), limits=policy.limits, metrics=self.metrics)
+        self._runner = web.ServerRunner(server, shutdown_timeout=policy.limits.drain_timeout)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, policy.listen.host, policy.listen.port,
+            reuse_port=reuse_port, backlog=1024,
+        )
+        await site.start()
+        self.public_port = int(self._runner.addresses[0][1])
+        if admin and policy.admin.enabled:
+            self._admin_runner = web.AppRunner(make_admin_app(self), access_log=None)
+            await self._admin_runner.setup()
+            admin_site = web.TCPSite(self._admin_runner, policy.admin.host, policy.admin.port, reuse_port=reuse_port)
+            await admin_site.start()
+            self.admin_port = int(self._admin_runner.addresses[0][1])
+        if watch and self.policy_path is not None:
+            self._watcher = PolicyWatcher(self.policy_path, self.reload, interval=watch_interval)
+            self._watcher.start()
+        log.info(
+            "gateway listening",
+            extra={"fields": {"listen": f"{policy.listen.host}:{self.public_port}",
+                              "admin": f"{policy.admin.host}:{self.admin_port}" if self.admin_port else None,
+                              "upstream": upstream.url, "policy": self.runtime.checksum[:12]}},
+        )
+
+    async def reload(self) -> bool:
+        """Load, compile and swap the policy; keep the last good one on failure."""
+        if self.policy_path is None:
+            return False
+        async with self._reload_lock:
+            self.metrics.reload_timestamp.set(time.time())
+            try:
+                loaded = await asyncio.to_thread(load_policy, self.policy_path)
+                runtime = Runtime(loaded.policy, self.metrics, loaded.checksum)
+            except PolicyError as exc:
+                self._reload_failed(str(exc))
+                return False
+            except Exception as exc:  # a filter failing to compile must not kill serving
+                self._reload_failed(f"{type(exc).__name__}: {exc}")
+                return False
+            changed = _listener_changes(self.runtime, runtime)
+            if changed:
+                log.warning("reload cannot change listeners or upstream pool; restart to apply",
+                            extra={"fields": {"keys": changed}})
+            self.runtime = runtime
+            self.metrics.reload_success.set(1)
+            self.metrics.reloads.labels("success").inc()
+            self.metrics.set_policy(loaded.checksum[:12])
+            log.info("policy reloaded", extra={"fields": {"policy": loaded.checksum[:12]}})
+            return True
+
+    def _reload_failed(self, errors: str) -> None:
+        self.metrics.reload_success.set(0)
+        self.metrics.reloads.labels("failure").inc()
+        log.error(
+            "policy reload failed; keeping the last good policy",
+            extra={"fields": {"policy": self.runtime.checksum[:12], "errors": errors.splitlines()[:50]}},
+        )
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish within the drain timeout."""
+        if self._watcher is not None:
+            await self._watcher.stop()
+        if self._admin_runner is not None:
+            await self._admin_runner.cleanup()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+        self.stopped.set()
+
+    async def serve_forever(self, *, reuse_port: bool = False, admin: bool = True) -> None:
+        """Run until SIGTERM/SIGINT; SIGHUP reloads the policy."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        await self.start(reuse_port=reuse_port, admin=admin)
+        await stop.wait()
+        log.info("shutting down", extra={"fields": {"drain_timeout": self.runtime.limits.drain_timeout}})
+        await self.stop()
+
+
+def _listener_changes(old: Runtime, new: Runtime) -> list[str]:
+    changed = []
+    for key in ("listen", "admin"):
+        if getattr(old.policy, key) != getattr(new.policy, key):
+            changed.append(key)
+    if old.policy.upstream.max_connections != new.policy.upstream.max_connections:
+        changed.append("upstream.max_connections")
+    if old.policy.limits != new.policy.limits:
+        changed.append("limits")
+    return changed

@@ -1,0 +1,112 @@
+"""A real aiohttp upstream for integration tests, with endpoints that misbehave on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+
+from aiohttp import WSMsgType, web
+
+CHUNK = b"x" * 65536
+SEEN = web.AppKey("seen", list)
+
+
+async def echo(request: web.Request) -> web.Response:
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in request.content.iter_any():
+        digest.update(chunk)
+        size += len(chunk)
+    body = {
+        "method": request.method,
+        "path_qs": request.raw_path,
+        "headers": [[k, v] for k, v in request.headers.items()],
+        "body_size": size,
+        "body_sha256": digest.hexdigest(),
+        "peer": request.remote,
+    }
+    request.app[SEEN].append(body)
+    return web.json_response(body)
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    size = int(request.match_info["size"])
+    response = web.StreamResponse()
+    response.content_length = size
+    response.content_type = "application/octet-stream"
+    await response.prepare(request)
+    remaining = size
+    while remaining:
+        piece = CHUNK[: min(remaining, len(CHUNK))]
+        await response.write(piece)
+        remaining -= len(piece)
+    return response
+
+
+async def slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(float(request.query.get("delay", "5")))
+    return web.Response(text="late")
+
+
+async def stall_body(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse()
+    await response.prepare(request)
+    await response.write(b"first part;")
+    await asyncio.sleep(float(request.query.get("delay", "5")))
+    await response.write(b"second part")
+    return response
+
+
+async def hop_headers(request: web.Request) -> web.Response:
+    response = web.Response(text="hop")
+    response.headers["Connection"] = "X-Secret-Hop, keep-alive"
+    response.headers["X-Secret-Hop"] = "must not pass"
+    response.headers["Keep-Alive"] = "timeout=5"
+    response.headers["Proxy-Authenticate"] = "Basic"
+    response.headers["X-End-To-End"] = "passes"
+    response.set_cookie("a", "1")
+    response.set_cookie("b", "2")
+    return response
+
+
+async def redirect(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/echo")
+
+
+async def gzip_page(request: web.Request) -> web.Response:
+    response = web.Response(text="hello " * 1000)
+    response.enable_compression(web.ContentCoding.gzip)
+    return response
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(protocols=("chat",))
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type == WSMsgType.TEXT:
+            await ws.send_str("echo:" + msg.data)
+        elif msg.type == WSMsgType.BINARY:
+            await ws.send_bytes(msg.data[::-1])
+    return ws
+
+
+async def headers_json(request: web.Request) -> web.Response:
+    return web.Response(text=json.dumps(dict(request.headers)))
+
+
+def make_upstream() -> web.Application:
+    app = web.Application(client_max_size=2**40)
+    app[SEEN] = []
+    app.router.add_route("*", "/echo", echo)
+    app.router.add_route("*", "/echo/{tail:.*}", echo)
+    app.router.add_route("*", "/agent/{tail:.*}", echo)
+    app.router.add_route("*", "/upload", echo)
+    app.router.add_get("/download/{size}", download)
+    app.router.add_get("/slow", slow)
+    app.router.add_get("/stall", stall_body)
+    app.router.add_get("/hop", hop_headers)
+    app.router.add_get("/redirect", redirect)
+    app.router.add_get("/gzip", gzip_page)
+    app.router.add_get("/ws", websocket)
+    return app
