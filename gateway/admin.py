@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .explain import explain
+from .explain import Explainer
+from .filters.firewall import Firewall
 
 if TYPE_CHECKING:
     from .server import Gateway
@@ -68,12 +69,15 @@ def make_admin_app(gateway: Gateway) -> web.Application:
         peer = query.get("peer", "")
         if not peer:
             return web.json_response({"error": "the 'peer' parameter is required"}, status=400)
-        result = explain(
-            gateway.runtime.policy,
+        runtime = gateway.runtime
+        firewall = next((f for f in runtime.chain.filters if isinstance(f, Firewall)), None)
+        # Explain with the compiled objects that are serving, not a fresh compile.
+        explainer = Explainer(runtime.policy, resolver=runtime.client_ip, firewall=firewall)
+        result = explainer.explain(
             peer=peer,
             xff=query.getall("xff", []),
             path=query.get("path", "/"),
-            method=query.get("method", "GET").upper(),
+            method=query.get("method", "GET"),
             host=query.get("host", ""),
         )
         return web.json_response(result.to_dict())

@@ -11,8 +11,14 @@ from __future__ import annotations
 import zlib
 
 DECODABLE = ("gzip", "x-gzip", "deflate")
-# Decompressed output produced per input step; keeps memory flat.
+# Decompressed output produced per zlib call, and the most one feed may
+# produce: a body that inflates beyond it is a compression bomb, not a page.
 _MAX_STEP = 256 * 1024
+MAX_OUTPUT_PER_FEED = 8 * 1024 * 1024
+
+
+class DecodeError(ValueError):
+    """The compressed body is corrupt or inflates beyond the per-feed bound."""
 
 
 class Decoder:
@@ -20,22 +26,46 @@ class Decoder:
 
     def __init__(self, encoding: str) -> None:
         self.active = encoding not in ("", "identity")
-        self._zlib = None
-        if encoding in ("gzip", "x-gzip"):
-            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self._zlib = zlib.decompressobj()  # zlib-wrapped, as RFC 9110 says
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._zlib: "zlib._Decompress | None" = None
+        if self.active:
+            self._zlib = self._new()
+
+    def _new(self) -> "zlib._Decompress":
+        # gzip framing, or zlib-wrapped deflate as RFC 9110 says.
+        return zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS)
 
     def feed(self, chunk: bytes) -> bytes:
         if self._zlib is None:
             return chunk
-        out = [self._zlib.decompress(chunk, _MAX_STEP)]
-        while self._zlib.unconsumed_tail:
-            out.append(self._zlib.decompress(self._zlib.unconsumed_tail, _MAX_STEP))
+        out: list[bytes] = []
+        produced = 0
+        data = chunk
+        try:
+            while data:
+                piece = self._zlib.decompress(data, _MAX_STEP)
+                out.append(piece)
+                produced += len(piece)
+                if produced > MAX_OUTPUT_PER_FEED:
+                    raise DecodeError("compressed body inflates beyond the gateway's bound")
+                if self._zlib.unconsumed_tail:
+                    data = self._zlib.unconsumed_tail
+                elif self._zlib.eof and self._zlib.unused_data and self._gzip:
+                    data = self._zlib.unused_data  # the next member of a multi-member gzip
+                    self._zlib = self._new()
+                else:
+                    data = b""
+        except zlib.error as exc:
+            raise DecodeError(f"corrupt compressed body: {exc}") from None
         return b"".join(out)
 
     def finish(self) -> bytes:
-        return self._zlib.flush() if self._zlib is not None else b""
+        if self._zlib is None:
+            return b""
+        try:
+            return self._zlib.flush()
+        except zlib.error as exc:
+            raise DecodeError(f"corrupt compressed body: {exc}") from None
 
 
 def decoder_for(content_encoding: str) -> Decoder | None:
@@ -48,9 +78,12 @@ def decoder_for(content_encoding: str) -> Decoder | None:
 
 def narrow_accept_encoding(accept_encoding: str) -> str:
     """Keep only the codings the gateway can decode (br and zstd are dropped)."""
-    kept = [
-        part.strip()
-        for part in accept_encoding.split(",")
-        if part.split(";")[0].strip().lower() in DECODABLE + ("identity",)
-    ]
+    kept = []
+    for part in accept_encoding.split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip().lower() not in DECODABLE + ("identity",):
+            continue
+        if params.replace(" ", "").lower() in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            continue  # a refused coding; keeping only refusals would forbid every coding
+        kept.append(part.strip())
     return ", ".join(kept) if kept else "identity"

@@ -23,13 +23,17 @@ class LocalReply:
     """An answer given by the gateway itself; stops the request chain.
 
     ``reason`` is a stable machine word (``firewall_denied``) used as a metric
-    label and log field; ``message`` is a short human sentence for the body.
+    label and log field; ``message`` is a short human sentence for the default
+    body. A filter serving its own page (an interstitial, a JSON API) sets
+    ``body`` and ``content_type`` instead.
     """
 
     status: int
     reason: str
     message: str = ""
     headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    content_type: str = "text/html"
 
 
 class BodyRewriter(Protocol):

@@ -40,6 +40,8 @@ def _wants(accept: str) -> str:
 
 
 def render(reply: LocalReply, accept: str = "") -> web.Response:
+    if reply.body is not None:
+        return _own_body(reply)
     status = reply.status
     phrase = _phrase(status)
     message = reply.message or phrase
@@ -60,4 +62,15 @@ def render(reply: LocalReply, accept: str = "") -> web.Response:
     response.headers["X-Gateway-Reason"] = reply.reason
     for name, value in reply.headers:
         response.headers.add(name, value)
+    return response
+
+
+def _own_body(reply: LocalReply) -> web.Response:
+    response = web.Response(status=reply.status, body=reply.body)
+    response.headers["Content-Type"] = reply.content_type
+    response.headers["X-Gateway-Reason"] = reply.reason
+    for name, value in reply.headers:
+        response.headers.add(name, value)
+    if "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
     return response

@@ -43,12 +43,25 @@ def glob_to_regex(pattern: str, *, segment_char: str = "/") -> str:
                 body = pattern[i + 1 : end].replace("\\", "\\\\")
                 if body.startswith("!"):
                     body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = end
+                if _valid_class(body):
+                    out.append(f"[{body}]")
+                    i = end
+                else:  # an empty or reversed class is taken literally, never a compile error
+                    out.append(re.escape(c))
         else:
             out.append(re.escape(c))
         i += 1
     return "".join(out)
+
+
+def _valid_class(body: str) -> bool:
+    if not body or body == "^":
+        return False
+    try:
+        re.compile(f"[{body}]")
+    except re.error:
+        return False
+    return True
 
 
 def _path_predicate(path: str | None) -> Callable[[str], bool] | None:
