@@ -1,0 +1,261 @@
+"""The shared state store: PostgreSQL through an asyncpg pool, for several replicas.
+
+asyncpg is imported when the store opens, so a gateway on SQLite runs without
+it. The schema is the SQLite one (epoch seconds as DOUBLE PRECISION, choices
+as JSONB), created at open inside a transaction that first takes a
+transaction-level advisory lock: replicas starting together create it once,
+the others wait and find it there.
+
+The DSN is passed to asyncpg unchanged; extra query parameters become server
+settings, e.g. ``postgresql://gw@db:5432/gateway?search_path=privacy`` keeps
+the tables in schema ``privacy`` (which must exist).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .base import (
+    RECEIPT_COLUMNS,
+    SCHEMA_VERSION,
+    ConsentReceipt,
+    Revocation,
+    Store,
+    StoreError,
+    receipt_from_row,
+    receipt_to_row,
+    revocation_from_row,
+)
+
+if TYPE_CHECKING:
+    import asyncpg
+
+#: Advisory lock taken while the schema is created (any constant bigint; "prgw").
+SCHEMA_LOCK = 0x70726777
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    component TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revocations (
+    kind TEXT NOT NULL CHECK (kind IN ('token', 'case', 'recipient')),
+    value TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (kind, value)
+);
+CREATE INDEX IF NOT EXISTS revocations_expires_at ON revocations (expires_at);
+CREATE TABLE IF NOT EXISTS consent_receipts (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    consent_id TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    choices JSONB NOT NULL,
+    consent_version TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    method TEXT NOT NULL,
+    ip_truncated TEXT NOT NULL,
+    user_agent_family TEXT NOT NULL,
+    page_path TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS consent_receipts_consent_id ON consent_receipts (consent_id, created_at);
+CREATE INDEX IF NOT EXISTS consent_receipts_created_at ON consent_receipts (created_at, id);
+"""
+
+REVOKE = """
+INSERT INTO revocations (kind, value, created_at, expires_at, reason) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (kind, value) DO UPDATE SET
+    expires_at = GREATEST(revocations.expires_at, EXCLUDED.expires_at),
+    reason = CASE WHEN EXCLUDED.reason <> '' THEN EXCLUDED.reason ELSE revocations.reason END
+"""
+
+IS_REVOKED = """
+SELECT 1 FROM revocations
+WHERE expires_at > $1 AND (
+    (kind = 'token' AND value = $2)
+    OR (kind = 'case' AND value = $3::text AND ($5::float8 IS NULL OR $5::float8 <= created_at))
+    OR (kind = 'recipient' AND value = $4::text AND ($5::float8 IS NULL OR $5::float8 <= created_at))
+)
+LIMIT 1
+"""
+
+# The JSONB column is read back as text and parsed by receipt_from_row.
+SELECT_RECEIPT = RECEIPT_COLUMNS.replace("choices", "choices::text")
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    try:
+        parts = urlsplit(dsn)
+        if parts.password is None:
+            return dsn
+        netloc = parts.netloc.rpartition("@")[2]
+        user = parts.username or ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    except ValueError:
+        return "<unparsable DSN>"
+
+
+class PostgresStore(Store):
+    """State in PostgreSQL; ``min_size``..``max_size`` pooled connections per replica."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        receipt_retention: float | None = None,
+        min_size: int = 1,
+        max_size: int = 5,
+        server_settings: Mapping[str, str] | None = None,
+        command_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(receipt_retention=receipt_retention)
+        if not 1 <= min_size <= max_size:
+            raise ValueError("pool sizes must satisfy 1 <= min_size <= max_size")
+        self.dsn = dsn
+        self.min_size = min_size
+        self.max_size = max_size
+        self.server_settings = dict(server_settings or {})
+        self.command_timeout = command_timeout
+        self.connect_timeout = connect_timeout
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        self._failures: tuple[type[BaseException], ...] = ()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({redact_dsn(self.dsn)!r})"
+
+    def _db(self) -> asyncpg.Pool[asyncpg.Record]:
+        if self._pool is None:
+            raise StoreError("the store is not open")
+        return self._pool
+
+    def _failed(self, exc: BaseException) -> StoreError:
+        return StoreError(f"PostgreSQL store {redact_dsn(self.dsn)}: {type(exc).__name__}: {exc}")
+
+    async def _execute(self, sql: str, *args: Any) -> str:
+        pool = self._db()
+        try:
+            return await pool.execute(sql, *args)
+        except self._failures as exc:
+            raise self._failed(exc) from exc
+
+    async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        pool = self._db()
+        try:
+            return [tuple(row.values()) for row in await pool.fetch(sql, *args)]
+        except self._failures as exc:
+            raise self._failed(exc) from exc
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        try:
+            import asyncpg
+        except ImportError:
+            raise StoreError("the PostgreSQL store needs the asyncpg package: pip install asyncpg") from None
+        where = redact_dsn(self.dsn)
+        try:
+            pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                server_settings=self.server_settings or None,
+                command_timeout=self.command_timeout,
+                timeout=self.connect_timeout,
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            raise StoreError(f"cannot connect to the PostgreSQL store {where}: {type(exc).__name__}: {exc}") from exc
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+                await conn.execute(SCHEMA)
+                version = await conn.fetchval("SELECT version FROM schema_version WHERE component = 'gateway'")
+                if version is None:
+                    await conn.execute(
+                        "INSERT INTO schema_version (component, version) VALUES ('gateway', $1)", SCHEMA_VERSION
+                    )
+                elif int(version) > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the PostgreSQL store {where} has schema version {version}, "
+                        f"newer than this gateway's ({SCHEMA_VERSION})"
+                    )
+        except asyncpg.PostgresError as exc:
+            await pool.close()
+            raise StoreError(f"cannot create the schema in {where}: {type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+        self._failures = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    # -- revocations -------------------------------------------------------
+
+    async def _revoke(self, r: Revocation) -> None:
+        await self._execute(REVOKE, r.kind, r.value, r.created_at, r.expires_at, r.reason)
+
+    async def _is_revoked(
+        self, jti: str, case: str | None, recipient: str | None, now: float, issued_at: float | None
+    ) -> bool:
+        return bool(await self._fetch(IS_REVOKED, now, jti, case, recipient, issued_at))
+
+    async def revocations(self) -> list[Revocation]:
+        rows = await self._fetch(
+            "SELECT kind, value, created_at, expires_at, reason FROM revocations ORDER BY created_at, kind, value"
+        )
+        return [revocation_from_row(row) for row in rows]
+
+    async def _purge_revocations(self, now: float) -> int:
+        return _count(await self._execute("DELETE FROM revocations WHERE expires_at <= $1", now))
+
+    # -- consent receipts --------------------------------------------------
+
+    async def _add_receipt(self, receipt: ConsentReceipt) -> None:
+        await self._execute(
+            f"INSERT INTO consent_receipts ({RECEIPT_COLUMNS}) "
+            "VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9)",
+            *receipt_to_row(receipt),
+        )
+
+    async def _receipts_for(self, consent_id: str) -> list[ConsentReceipt]:
+        rows = await self._fetch(
+            f"SELECT {SELECT_RECEIPT} FROM consent_receipts WHERE consent_id = $1 ORDER BY created_at, id",
+            consent_id,
+        )
+        return [receipt_from_row(row) for row in rows]
+
+    async def _receipt_page(
+        self, since: float | None, after: tuple[float, int] | None, limit: int
+    ) -> list[tuple[int, ConsentReceipt]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            params.append(since)
+            where.append(f"created_at >= ${len(params)}")
+        if after is not None:
+            params.extend(after)
+            where.append(f"(created_at, id) > (${len(params) - 1}, ${len(params)})")
+        params.append(limit)
+        sql = (
+            f"SELECT id, {SELECT_RECEIPT} FROM consent_receipts "
+            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY created_at, id LIMIT ${len(params)}"
+        )
+        rows = await self._fetch(sql, *params)
+        return [(int(row[0]), receipt_from_row(row[1:])) for row in rows]
+
+    async def _expire_receipts(self, older_than: float) -> int:
+        return _count(await self._execute("DELETE FROM consent_receipts WHERE created_at < $1", older_than))
+
+
+def _count(status: str) -> int:
+    """Rows affected, from a command status such as ``DELETE 3``."""
+    tail = status.rpartition(" ")[2]
+    return int(tail) if tail.isdigit() else 0
