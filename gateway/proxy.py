@@ -135,10 +135,7 @@ class Proxy:
         )
         outcome.ex = ex
 
-        reply = await rt.chain.request(ex)
-        if reply is not None:
-            return self._local(outcome, reply, request)
-
+        # Built before the filters run: a request filter may edit what goes upstream.
         trusted_peer = rt.client_ip.is_trusted(peer)
         ex.upstream_headers = hdr.upstream_request_headers(
             request.headers,
@@ -149,6 +146,9 @@ class Proxy:
             via=rt.via,
             keep_length=True,
         )
+        reply = await rt.chain.request(ex)
+        if reply is not None:
+            return self._local(outcome, reply, request)
         if _is_websocket(request):
             self.metrics.websockets.inc()
             try:

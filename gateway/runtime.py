@@ -18,16 +18,18 @@ from .logs import AccessLog
 from .metrics import Metrics
 from .policy.schema import Policy
 from .routing import RouteTable
+from .store import Store
 
 
 class Runtime:
-    def __init__(self, policy: Policy, metrics: Metrics, checksum: str = "") -> None:
+    def __init__(self, policy: Policy, metrics: Metrics, checksum: str = "", *, store: Store | None = None) -> None:
         self.policy = policy
         self.checksum = checksum
+        self.store = store
         self.routes = RouteTable(policy)
         self.client_ip = ClientIPResolver(policy)
         self.chain = Chain(
-            [cls(policy, metrics) for cls in FILTER_CLASSES if cls.enabled_in(policy)], metrics
+            [cls(policy, metrics, store=store) for cls in FILTER_CLASSES if cls.enabled_in(policy)], metrics
         )
         upstream = policy.upstream
         parts = urlsplit(upstream.url)
@@ -46,3 +48,8 @@ class Runtime:
         rewrites = any(getattr(f, "rewrites_responses", False) for f in self.chain.filters)
         self.narrow_accept_encoding = narrow_accept_encoding if rewrites else None
         self.access_log = AccessLog(policy.logging.access_log, policy.logging.client_ip)
+
+
+def needs_store(policy: Policy) -> bool:
+    """Whether an enabled filter keeps durable state under this policy."""
+    return any(cls.uses_store and cls.enabled_in(policy) for cls in FILTER_CLASSES)

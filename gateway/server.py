@@ -20,8 +20,10 @@ from .admin import make_admin_app
 from .listener import ProxyServer, require_compiled_parser
 from .metrics import Metrics
 from .policy.loader import LoadedPolicy, PolicyError, load_policy
+from .policy.schema import Policy
 from .proxy import Proxy
-from .runtime import Runtime
+from .runtime import Runtime, needs_store
+from .store import Store, open_store_url
 from .watcher import PolicyWatcher
 
 log = logging.getLogger("gateway.server")
@@ -40,6 +42,7 @@ class Gateway:
         self._admin_runner: web.AppRunner | None = None
         self._watcher: PolicyWatcher | None = None
         self._reload_lock = asyncio.Lock()
+        self._stores: dict[tuple[str, float], Store] = {}
         self.public_port = 0
         self.admin_port = 0
         self.stopped = asyncio.Event()
@@ -54,6 +57,8 @@ class Gateway:
         self, *, reuse_port: bool = False, watch: bool = True, watch_interval: float = 1.0, admin: bool = True
     ) -> None:
         require_compiled_parser()
+        if needs_store(self.runtime.policy):
+            self.runtime = await self._compile(self.runtime.policy, self.runtime.checksum)
         policy = self.runtime.policy
         upstream = policy.upstream
         connector = aiohttp.TCPConnector(
@@ -108,7 +113,7 @@ class Gateway:
             self.metrics.reload_timestamp.set(time.time())
             try:
                 loaded = await asyncio.to_thread(load_policy, self.policy_path)
-                runtime = Runtime(loaded.policy, self.metrics, loaded.checksum)
+                runtime = await self._compile(loaded.policy, loaded.checksum)
             except PolicyError as exc:
                 self._reload_failed(str(exc))
                 return False
@@ -125,6 +130,19 @@ class Gateway:
             self.metrics.set_policy(loaded.checksum[:12])
             log.info("policy reloaded", extra={"fields": {"policy": loaded.checksum[:12]}})
             return True
+
+    async def _compile(self, policy: Policy, checksum: str) -> Runtime:
+        """A Runtime with its store opened (stores are kept across reloads, one per URL)."""
+        store = None
+        if needs_store(policy):
+            key = (policy.store.url, policy.store.receipt_retention)
+            store = self._stores.get(key)
+            if store is None:
+                store = open_store_url(policy.store.url, receipt_retention=policy.store.receipt_retention)
+                await store.open()
+                self._stores[key] = store
+                log.info("state store opened", extra={"fields": {"store": policy.store.url.split("://")[0]}})
+        return Runtime(policy, self.metrics, checksum, store=store)
 
     def _reload_failed(self, errors: str) -> None:
         self.metrics.reload_success.set(0)
@@ -144,6 +162,9 @@ class Gateway:
             await self._runner.cleanup()
         if self._session is not None:
             await self._session.close()
+        for store in self._stores.values():
+            await store.close()
+        self._stores.clear()
         self.stopped.set()
 
     async def serve_forever(self, *, reuse_port: bool = False, admin: bool = True) -> None:

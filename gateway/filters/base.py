@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..exchange import BodyRewriter, Exchange, LocalReply
     from ..metrics import Metrics
     from ..policy.schema import Policy
+    from ..store import Store
 
 
 class Filter:
@@ -21,9 +22,14 @@ class Filter:
     # True when on_response_headers may return a body rewriter; the proxy then
     # asks the upstream only for encodings it can decode.
     rewrites_responses: ClassVar[bool] = False
+    # True when the filter keeps durable state; the gateway then opens policy.store.
+    uses_store: ClassVar[bool] = False
 
-    def __init__(self, policy: Policy, metrics: Metrics) -> None:
+    def __init__(self, policy: Policy, metrics: Metrics, *, store: Store | None = None) -> None:
+        """Compile the policy once. ``store`` is opened by the gateway before serving;
+        it may be None when a policy is only checked."""
         self.metrics = metrics
+        self.store = store
 
     @classmethod
     def enabled_in(cls, policy: Policy) -> bool:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..exchange import Exchange
     from ..metrics import Metrics
     from ..policy.schema import FirewallRule, Policy
+    from ..store import Store
 
 NAME = "firewall"
 DENIED_MESSAGE = "Access from your network is not allowed here."
@@ -91,8 +92,8 @@ class Firewall(Filter):
 
     name = NAME
 
-    def __init__(self, policy: Policy, metrics: Metrics) -> None:
-        super().__init__(policy, metrics)
+    def __init__(self, policy: Policy, metrics: Metrics, *, store: Store | None = None) -> None:
+        super().__init__(policy, metrics, store=store)
         config = policy.firewall
         book = AddressBook(policy.ip_lists)
         self._rules = tuple(_Rule(rule, book, config.status, metrics) for rule in config.rules)

@@ -11,8 +11,11 @@ import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
+from .consent import Consent
+from .links import Links
+from .schema_base import Model
 from .units import ByteSize, Duration, is_address_literal, parse_address_set
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
@@ -48,10 +51,6 @@ def _check_rule_name(value: str) -> str:
 AddressRef = Annotated[str, AfterValidator(_check_address_ref)]
 Name = Annotated[str, AfterValidator(_check_name)]
 RuleName = Annotated[str, AfterValidator(_check_rule_name)]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
 class Listener(Model):
@@ -233,6 +232,29 @@ class Logging(Model):
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="Absent: info.")
 
 
+class StoreSettings(Model):
+    """Where durable state lives: link revocations, consent receipts."""
+
+    url: str = Field(
+        "sqlite:///privacy-gateway-state.sqlite3",
+        description="sqlite:///relative/path (to the working directory), sqlite:////absolute/path, or "
+        "postgresql://user@host:5432/db for several replicas. Absent: an SQLite file "
+        "privacy-gateway-state.sqlite3 in the working directory. Only opened when a filter needs it.",
+    )
+    receipt_retention: Duration = Field(
+        365 * 86400.0, gt=0, description="How long consent receipts are kept. Absent: 365d."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _check_store_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError(
+                f"{value.split(':', 1)[0]!r} is not a supported store; use sqlite:///path or postgresql://..."
+            )
+        return value
+
+
 class Policy(Model):
     """A complete gateway policy."""
 
@@ -249,4 +271,7 @@ class Policy(Model):
     )
     routes: tuple[Route, ...] = Field((), description="Per-route limits, first match wins. Absent: defaults everywhere.")
     firewall: Firewall = Field(default_factory=Firewall)
+    links: Links = Field(default_factory=Links)
+    consent: Consent = Field(default_factory=Consent)
+    store: StoreSettings = Field(default_factory=StoreSettings)
     logging: Logging = Field(default_factory=Logging)
