@@ -74,6 +74,8 @@ class Exchange:
     client_ip: str
     route: CompiledRoute
     upstream_headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
+    # Request target sent upstream; None forwards the client's raw target unchanged.
+    upstream_target: str | None = None
     response_status: int = 0
     response_headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
     decisions: list[Decision] = field(default_factory=list)

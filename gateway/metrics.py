@@ -59,6 +59,14 @@ class Metrics:
             f"{PREFIX}_firewall_decisions", "Firewall decisions by rule, decision and mode.",
             ["rule", "decision", "mode"], registry=r,
         )
+        self.links_rewritten = Counter(
+            f"{PREFIX}_links_rewritten", "External links in responses, by action taken (sign, strip, keep).",
+            ["action"], registry=r,
+        )
+        self.link_redirects = Counter(
+            f"{PREFIX}_link_redirects", "Requests to the link endpoint and token-protected paths, by result.",
+            ["result"], registry=r,
+        )
         self.body_bytes = Counter(
             f"{PREFIX}_body_bytes", "Body bytes streamed, by direction (upload, download).",
             ["direction"], registry=r,

@@ -44,6 +44,7 @@ BAD_HOST = _reply(400, "bad_host", "The request needs exactly one Host header.")
 BAD_TARGET = _reply(400, "bad_target", "The request target must be a path.")
 BODY_TOO_LARGE = _reply(413, "body_too_large", "The request body is larger than this route allows.")
 BODY_TIMEOUT = _reply(408, "body_timeout", "The request body arrived too slowly.")
+BAD_BODY = _reply(400, "bad_body", "The request body is malformed.")
 BAD_EXPECT = _reply(417, "bad_expect", "Only 'Expect: 100-continue' is supported.")
 UPSTREAM_UNREACHABLE = _reply(502, "upstream_unreachable", "The helpdesk could not be reached.")
 UPSTREAM_TIMEOUT = _reply(504, "upstream_timeout", "The helpdesk did not answer in time.")
@@ -198,7 +199,7 @@ class Proxy:
                     head_deadline.reschedule(loop.time() + ex.route.first_byte_timeout)
                 upstream = await self.gateway.session.request(
                     ex.method,
-                    URL(rt.upstream_base + request.raw_path, encoded=True),
+                    URL(rt.upstream_base + (ex.upstream_target or request.raw_path), encoded=True),
                     headers=ex.upstream_headers,
                     data=data,
                     allow_redirects=False,
@@ -245,7 +246,9 @@ class Proxy:
                     chunk = await content.readany()
             except TimeoutError:
                 raise _BodyFailure(BODY_TIMEOUT) from None
-            except (aiohttp.ClientPayloadError, web.RequestPayloadError, ConnectionError):
+            except web.RequestPayloadError:
+                raise _BodyFailure(BAD_BODY) from None
+            except ConnectionError:
                 raise _BodyFailure(None) from None
             if not chunk:
                 break
@@ -277,7 +280,9 @@ class Proxy:
                     chunk = await request.content.readany()
             except TimeoutError:
                 raise _BodyFailure(BODY_TIMEOUT) from None
-            except (web.RequestPayloadError, ConnectionError):
+            except web.RequestPayloadError:
+                raise _BodyFailure(BAD_BODY) from None
+            except ConnectionError:
                 raise _BodyFailure(None) from None
             if not chunk:
                 break
