@@ -1,0 +1,1 @@
+"""External links: which to keep, sign or strip, and the pages of the redirect endpoint."""

@@ -1,0 +1,138 @@
+"""``privacy-gateway links …``: sign a URL, inspect a token, revoke, list revocations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..policy.units import parse_duration
+from ..signing import KeyRing, LinkSigner, TokenExpired, TokenInvalid
+
+
+def _load(policy_path: str) -> Any:
+    from ..policy.loader import PolicyError, load_policy
+
+    try:
+        policy = load_policy(Path(policy_path)).policy
+    except PolicyError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(1) from None
+    if not policy.links.keys:
+        print(f"{policy_path}: links.keys is empty; nothing can be signed or checked", file=sys.stderr)
+        raise SystemExit(1)
+    return policy
+
+
+def _signer(policy: Any) -> LinkSigner:
+    links = policy.links
+    ring = KeyRing.from_config([(k.id, k.secret) for k in links.keys], links.current_key or links.keys[0].id)
+    return LinkSigner(ring, ttl=links.ttl, leeway=links.leeway)
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    policy = _load(args.policy)
+    ttl = parse_duration(args.ttl) if args.ttl else None
+    token = _signer(policy).sign(args.url, ttl=ttl, case=args.case, recipient=args.recipient)
+    if args.param:
+        sep = "&" if "?" in args.url else "?"
+        print(f"{args.url}{sep}{args.param}={token}")
+    else:
+        print(f"{args.base.rstrip('/')}{policy.links.endpoint}{token}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    policy = _load(args.policy)
+    result: dict[str, Any]
+    try:
+        claims = _signer(policy).verify(args.token)
+        result = {"valid": True, "claims": _claims(claims)}
+    except TokenExpired as exc:
+        result = {"valid": False, "reason": "expired", "claims": _claims(exc.claims)}
+    except TokenInvalid as exc:
+        result = {"valid": False, "reason": exc.reason}
+    print(json.dumps(result, indent=2))
+    return 0 if result["valid"] else 1
+
+
+def _claims(claims: Any) -> dict[str, Any]:
+    return {
+        "url": claims.url, "kid": claims.kid, "jti": claims.jti, "case": claims.case,
+        "recipient": claims.recipient,
+        "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(claims.iat)),
+        "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(claims.exp)),
+    }
+
+
+async def _with_store(policy: Any, action: Any) -> Any:
+    from ..store import open_store_url
+
+    store = open_store_url(policy.store.url, receipt_retention=policy.store.receipt_retention)
+    await store.open()
+    try:
+        return await action(store)
+    finally:
+        await store.close()
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    policy = _load(args.policy)
+    kinds = [(k, v) for k, v in (("token", args.token_id), ("case", args.case), ("recipient", args.recipient)) if v]
+    if len(kinds) != 1:
+        print("give exactly one of --token-id, --case, --recipient", file=sys.stderr)
+        return 2
+    kind, value = kinds[0]
+    # A revocation can be forgotten once every token it refuses has expired anyway.
+    longest = max([policy.links.ttl] + [r.ttl for r in policy.links.rules if r.ttl]) * 1.05 + 3600
+    expires_at = time.time() + longest
+
+    async def revoke(store: Any) -> None:
+        await store.revoke(kind, value, expires_at=expires_at, reason=args.reason or "")
+
+    asyncio.run(_with_store(policy, revoke))
+    print(f"revoked {kind} {value!r} (kept until {time.strftime('%Y-%m-%d', time.gmtime(expires_at))})")
+    return 0
+
+
+def cmd_revocations(args: argparse.Namespace) -> int:
+    policy = _load(args.policy)
+
+    async def listing(store: Any) -> Any:
+        return await store.revocations()
+
+    for item in asyncio.run(_with_store(policy, listing)):
+        print(json.dumps({"kind": item.kind, "value": item.value, "created_at": item.created_at,
+                          "expires_at": item.expires_at, "reason": item.reason}))
+    return 0
+
+
+def add_link_commands(sub: Any) -> None:
+    links = sub.add_parser("links", help="sign, inspect and revoke link tokens").add_subparsers(dest="links_command", required=True)
+    sign = links.add_parser("sign", help="print a signed gateway link for a URL")
+    sign.add_argument("--policy", required=True)
+    sign.add_argument("url")
+    sign.add_argument("--ttl", help="e.g. 7d (absent: links.ttl)")
+    sign.add_argument("--case", help="bind the token to a case id (revocable together)")
+    sign.add_argument("--recipient", help="bind the token to a recipient hash")
+    sign.add_argument("--base", default="", help="public base URL of the gateway, e.g. https://help.example.com")
+    sign.add_argument("--param", help="append the token as this query parameter instead (links.require_token paths)")
+    sign.set_defaults(func=cmd_sign)
+    inspect = links.add_parser("inspect", help="verify a token and show its claims")
+    inspect.add_argument("--policy", required=True)
+    inspect.add_argument("token")
+    inspect.set_defaults(func=cmd_inspect)
+    revoke = links.add_parser("revoke", help="revoke a token id, or every token of a case or recipient")
+    revoke.add_argument("--policy", required=True)
+    revoke.add_argument("--token-id")
+    revoke.add_argument("--case")
+    revoke.add_argument("--recipient")
+    revoke.add_argument("--reason", default="")
+    revoke.set_defaults(func=cmd_revoke)
+    listing = links.add_parser("revocations", help="list revocations (JSON lines)")
+    listing.add_argument("--policy", required=True)
+    listing.set_defaults(func=cmd_revocations)
