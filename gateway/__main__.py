@@ -178,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--helpdesk-port", type=int, default=8081)
     demo.add_argument("--no-uvloop", action="store_true")
     demo.set_defaults(func=cmd_demo)
+
+    from .links.cli import add_link_commands
+
+    add_link_commands(sub)
+    from .consent.cli import add_consent_commands
+
+    add_consent_commands(sub)
     return parser
 
 

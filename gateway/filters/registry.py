@@ -7,6 +7,8 @@ first sees its response last (like nested middleware).
 from __future__ import annotations
 
 from .base import Filter
+from .cookie_consent import CookieConsent
 from .firewall import Firewall
+from .link_signing import LinkSigning
 
-FILTER_CLASSES: tuple[type[Filter], ...] = (Firewall,)
+FILTER_CLASSES: tuple[type[Filter], ...] = (Firewall, CookieConsent, LinkSigning)

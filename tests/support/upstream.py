@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import json
 
@@ -95,6 +96,50 @@ async def headers_json(request: web.Request) -> web.Response:
     return web.Response(text=json.dumps(dict(request.headers)))
 
 
+COOKIE_PAGE_COOKIES = (
+    "sessionid=s3ss; Path=/; HttpOnly; SameSite=Lax",
+    "_ga=GA1.1.123.456; Max-Age=63072000; Path=/; SameSite=Lax",
+    "_gid=GA1.1.789; Path=/help; Domain=127.0.0.1",
+    "lang=nb; Path=/",
+    "tracker=t1; Path=/",
+)
+
+
+async def cookie_page(request: web.Request) -> web.StreamResponse:
+    """An HTML page setting several cookies (see COOKIE_PAGE_COOKIES), for the consent tests.
+
+    Query: ``csp`` a Content-Security-Policy header, ``chunk`` body chunk size
+    (streamed without Content-Length), ``gzip=1`` compress, ``status``, ``ctype`` the Content-Type,
+    ``body`` the whole body text instead of the page, ``nocookies=1``.
+    """
+    query = request.query
+    text = query.get("body") or (
+        "<!DOCTYPE html><html><head><title>Cookie page</title></head>"
+        "<body><h1>Cookies \u00e6\u00f8\u00e5</h1>" + "<p>filler</p>" * 20 + "</BODY></html>"
+    )
+    response = web.StreamResponse(status=int(query.get("status", "200")))
+    response.headers["Content-Type"] = query.get("ctype", "text/html; charset=utf-8")
+    if "csp" in query:
+        response.headers["Content-Security-Policy"] = query["csp"]
+    if query.get("nocookies") != "1":
+        for value in COOKIE_PAGE_COOKIES:
+            response.headers.add("Set-Cookie", value)
+    body = text.encode("utf-8")
+    if query.get("gzip") == "1":
+        body = gzip.compress(body)
+        response.headers["Content-Encoding"] = "gzip"
+    if "chunk" not in query:
+        response.content_length = len(body)
+    await response.prepare(request)
+    if request.method == "HEAD":
+        return response
+    size = int(query.get("chunk", "0")) or len(body) or 1
+    for start in range(0, len(body), size):
+        await response.write(body[start : start + size])
+    await response.write_eof()
+    return response
+
+
 def make_upstream() -> web.Application:
     app = web.Application(client_max_size=2**40)
     app[SEEN] = []
@@ -109,4 +154,5 @@ def make_upstream() -> web.Application:
     app.router.add_get("/redirect", redirect)
     app.router.add_get("/gzip", gzip_page)
     app.router.add_get("/ws", websocket)
+    app.router.add_get("/cookie-page", cookie_page)
     return app

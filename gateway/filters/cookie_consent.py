@@ -1,0 +1,210 @@
+"""Cookie consent enforced on the wire, both ways, whatever the page's scripts do.
+
+Request: the consent that applies is resolved (the gateway's consent cookie,
+a consent manager's cookie, defaults and Global Privacy Control); requests
+under the consent prefix are answered by the gateway; every other request
+loses the cookies of categories without consent before it reaches the
+helpdesk, the rest of the Cookie header byte for byte.
+
+Response: each Set-Cookie of a category without consent is dropped. On an
+HTML page (GET, 200, ``text/html``, a top-level navigation) the banner is
+injected before ``</body>`` until the visitor decides, afterwards a small
+"Cookie settings" link. A browser sending ``Sec-GPC: 1`` that has not
+decided gets a recorded GPC decision on its first page view.
+
+Shadow mode counts and logs what would be removed and removes nothing; the
+banner, the endpoints and receipts work as usual.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..consent.banner import banner_fragment, settings_link_fragment
+from ..consent.compiled import compile_consent
+from ..consent.csp import plan
+from ..consent.decide import Decider
+from ..consent.endpoints import Endpoints
+from ..consent.enforce import Report, default_path
+from ..consent.inject import Injector, charset_compatible
+from ..consent.metrics import consent_metrics
+from ..consent.resolve import Resolution
+from ..consent.submission import safe_return
+from ..consent.texts import pick_language
+from ..encoding import decoder_for
+from .base import Filter
+
+if TYPE_CHECKING:
+    from prometheus_client import Counter
+
+    from ..exchange import BodyRewriter, Exchange, LocalReply
+    from ..metrics import Metrics
+    from ..policy.schema import Policy
+    from ..store import Store
+
+NAME = "consent"
+NOTE = "consent"
+_CACHE_SIZE = 512  # Accept-Language values and built fragments kept per filter
+
+
+class CookieConsent(Filter):
+    name = NAME
+    rewrites_responses = True
+    uses_store = True
+
+    def __init__(self, policy: Policy, metrics: Metrics, *, store: Store | None = None) -> None:
+        super().__init__(policy, metrics, store=store)
+        config = policy.consent
+        self.c = compile_consent(config)
+        self.m = consent_metrics(metrics)
+        self.shadow = config.shadow
+        self.mode = "shadow" if config.shadow else "enforce"
+        self.prefix = config.prefix
+        self.banner = config.banner
+        self.languages = config.banner.languages
+        self.decider = Decider(
+            self.c, self.m, store=store, retention=policy.store.receipt_retention, shadow=config.shadow
+        )
+        self.endpoints = Endpoints(self.c, self.decider)
+        self._removed: dict[tuple[str, str], Counter] = {}
+        self._injected = {kind: self.m.banners.labels(kind) for kind in ("banner", "settings_link")}
+        self._languages: dict[str, str] = {}  # Accept-Language -> offered language
+        self._fragments: dict[tuple[object, ...], bytes] = {}
+
+    @classmethod
+    def enabled_in(cls, policy: Policy) -> bool:
+        return policy.consent.enabled
+
+    def _removed_counter(self, category: str, direction: str) -> Counter:
+        key = (category, direction)
+        child = self._removed.get(key)
+        if child is None:  # categories come from the policy: bounded
+            child = self._removed[key] = self.m.cookies_removed.labels(category, direction, self.mode)
+        return child
+
+    def _account(self, ex: Exchange, report: Report, direction: str) -> None:
+        for name in report.unclassified[:32]:
+            self.m.unclassified_name(name, direction)
+        if report.removed:
+            for category, count in report.removed.items():
+                self._removed_counter(category, direction).inc(count)
+            rule = ",".join(sorted(report.removed))
+            ex.decide(NAME, f"{direction}_cookies_removed", rule, self.mode)
+
+    # -- request ----------------------------------------------------------------
+
+    async def on_request(self, ex: Exchange) -> LocalReply | None:
+        headers = ex.upstream_headers
+        cookies = headers.getall("Cookie", [])
+        gpc = headers.get("Sec-GPC", "").strip() == "1"
+        resolution = self.c.resolver.resolve(cookies, gpc)
+        if resolution.invalid:
+            self.m.rejected_states.inc()
+        ex.notes[NOTE] = resolution
+        path = ex.path
+        if path.startswith(self.prefix) and (len(path) == len(self.prefix) or path[len(self.prefix)] == "/"):
+            return await self.endpoints.handle(ex, resolution)
+        if cookies:
+            kept, report = self.c.enforcer.filter_request(cookies, resolution.granted, shadow=self.shadow)
+            if kept != cookies:
+                headers.popall("Cookie", None)
+                for value in kept:
+                    headers.add("Cookie", value)
+            self._account(ex, report, "request")
+        return None
+
+    # -- response ---------------------------------------------------------------
+
+    async def on_response_headers(self, ex: Exchange) -> BodyRewriter | None:
+        resolution: Resolution | None = ex.notes.get(NOTE)
+        if resolution is None:
+            return None
+        headers = ex.response_headers
+        set_cookies = headers.getall("Set-Cookie", [])
+        if set_cookies:
+            kept, report = self.c.enforcer.filter_set_cookies(
+                set_cookies, resolution.granted, host=ex.host, request_path=ex.path, shadow=self.shadow
+            )
+            if len(kept) != len(set_cookies):
+                headers.popall("Set-Cookie", None)
+                for value in kept:
+                    headers.add("Set-Cookie", value)
+            if report.passed:
+                where = default_path(ex.path)
+                for category, name, value in report.passed:
+                    self.c.seen.note_header(category, name, value, where)
+            self._account(ex, report, "response")
+        if not self.banner.enabled or not self._is_page(ex):
+            return None
+        if "cookie" not in headers.get("Vary", "").lower():
+            headers.add("Vary", "Cookie")
+        language = self._language(ex)
+        if resolution.gpc and not resolution.decided:
+            decision = await self.decider.decide(
+                ex, explicit={}, method="gpc", language=language, page=ex.path, previous=resolution
+            )
+            if decision is not None:
+                for value in decision.set_cookies:
+                    headers.add("Set-Cookie", value)
+                resolution = decision.resolution
+        return self._injector(ex, resolution, language)
+
+    def _is_page(self, ex: Exchange) -> bool:
+        """A complete HTML document for a top-level navigation, in a form the injector can handle."""
+        if ex.method != "GET" or ex.response_status != 200:
+            return False
+        headers = ex.response_headers
+        content_type = headers.get("Content-Type", "")
+        if not content_type.lower().startswith("text/html") or not charset_compatible(content_type):
+            return False
+        if decoder_for(headers.get("Content-Encoding", "")) is None:
+            return False
+        if headers.get("Content-Disposition", "").lower().startswith("attachment"):
+            return False
+        destination = ex.request.headers.get("Sec-Fetch-Dest")
+        if destination is not None and destination != "document":
+            return False
+        return not any(ex.path.startswith(p) for p in self.banner.exclude_paths)
+
+    def _language(self, ex: Exchange) -> str:
+        header = ex.request.headers.get("Accept-Language", "")
+        language = self._languages.get(header)
+        if language is None:
+            language = pick_language(header, self.languages)
+            if len(self._languages) >= _CACHE_SIZE:
+                self._languages.clear()
+            self._languages[header] = language
+        return language
+
+    def _injector(self, ex: Exchange, resolution: Resolution, language: str) -> Injector | None:
+        if resolution.decided and not self.banner.settings_link:
+            return None
+        headers = ex.response_headers
+        policies = headers.getall("Content-Security-Policy", [])
+        csp = plan(policies)
+        if list(csp.headers) != policies:
+            headers.popall("Content-Security-Policy", None)
+            for value in csp.headers:
+                headers.add("Content-Security-Policy", value)
+        return_to = safe_return(ex.request.raw_path)
+        kind = "settings_link" if resolution.decided else "banner"
+        self._injected[kind].inc()
+        # Without a per-response nonce the fragment depends on few things: reuse it.
+        key = (language, return_to, kind, tuple(resolution.choices.values()), resolution.gpc, csp.script_nonce, csp.style_nonce)
+        cacheable = csp.script_nonce in ("", None) and csp.style_nonce in ("", None)
+        fragment = self._fragments.get(key) if cacheable else None
+        if fragment is None:
+            copy = self.c.copies[language]
+            if resolution.decided:
+                fragment = settings_link_fragment(copy, prefix=self.prefix, return_to=return_to, style_nonce=csp.style_nonce)
+            else:
+                fragment = banner_fragment(
+                    copy, prefix=self.prefix, choices=resolution.choices, return_to=return_to,
+                    gpc=resolution.gpc, privacy_url=self.banner.privacy_url,
+                    script_nonce=csp.script_nonce, style_nonce=csp.style_nonce,
+                )
+            if cacheable:
+                if len(self._fragments) >= _CACHE_SIZE:
+                    self._fragments.clear()
+                self._fragments[key] = fragment
+        return Injector(fragment)
