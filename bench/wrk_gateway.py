@@ -46,8 +46,9 @@ def wait_port(port: int, timeout: float = 20) -> None:
 
 
 def start_nginx(root: Path, port: int) -> subprocess.Popen[bytes]:
-    (root / "www").mkdir()
+    (root / "www").mkdir(mode=0o755)
     (root / "www" / "page.html").write_text(PAGE)
+    (root / "www" / "page.html").chmod(0o644)
     conf = root / "nginx.conf"
     conf.write_text(f"""
 worker_processes 1; daemon off; pid {root}/nginx.pid; error_log {root}/error.log;
@@ -115,6 +116,7 @@ def main() -> None:
             raise SystemExit(f"{tool} is not installed (apt-get install wrk nginx-light)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        root.chmod(0o755)  # NGINX workers run as an unprivileged user and must read the page
         up_port, gw_port = free_port(), free_port()
         nginx = start_nginx(root, up_port)
         gateway = start_gateway(root, gw_port, up_port, args.workers)
