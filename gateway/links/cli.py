@@ -36,11 +36,17 @@ def _signer(policy: Any) -> LinkSigner:
 
 def cmd_sign(args: argparse.Namespace) -> int:
     policy = _load(args.policy)
-    ttl = parse_duration(args.ttl) if args.ttl else None
-    token = _signer(policy).sign(args.url, ttl=ttl, case=args.case, recipient=args.recipient)
+    try:
+        ttl = parse_duration(args.ttl) if args.ttl else None
+        token = _signer(policy).sign(args.url, ttl=ttl, case=args.case, recipient=args.recipient)
+    except ValueError as exc:
+        print(f"links sign: {exc}", file=sys.stderr)
+        return 2
     if args.param:
-        sep = "&" if "?" in args.url else "?"
-        print(f"{args.url}{sep}{args.param}={token}")
+        # The token goes into the query, before any fragment (browsers never send fragments).
+        base, hash_, fragment = args.url.partition("#")
+        sep = "&" if "?" in base else "?"
+        print(f"{base}{sep}{args.param}={token}{hash_}{fragment}")
     else:
         print(f"{args.base.rstrip('/')}{policy.links.endpoint}{token}")
     return 0

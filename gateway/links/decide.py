@@ -62,9 +62,14 @@ class LinkPolicy:
         )
 
     def external_host(self, url: str, own_host: str) -> str | None:
-        """The host of ``url`` when it leads to another site, else None."""
+        """The host of ``url`` when it leads to another site, else None.
+
+        Browsers read ``\\`` as ``/`` in web URLs, so ``/\\evil.org`` is
+        protocol-relative and ``https://evil.org\\@own`` leads to evil.org.
+        """
+        url = url.replace("\\", "/")
         if url.startswith("//"):
-            url = "http:" + url
+            url = "https:" + url
         elif not url[:6].lower().startswith("http"):
             return None
         try:
@@ -83,10 +88,12 @@ class LinkPolicy:
         host = self.external_host(url, own_host)
         if host is None:
             return None
+        if host == "":  # an absolute URL with no readable host cannot be signed or trusted
+            return LinkDecision("strip", url, self._default.ttl, False)
         rule = next((r for r in self._rules if r.hosts.fullmatch(host)), self._default)
-        if host == "" and rule.action == "keep":
-            rule = _Rule(rule.hosts, "strip", rule.ttl, rule.direct, rule.strip_tracking)
-        target = "http:" + url if url.startswith("//") else url
+        target = url.replace("\\", "/")
+        if target.startswith("//"):
+            target = "https:" + target  # never downgrade a protocol-relative link to http
         if rule.strip_tracking:
             target = strip_tracking(target, self._tracking)
         return LinkDecision(rule.action, target, rule.ttl, rule.direct)

@@ -18,17 +18,14 @@ def compile_names(patterns: Iterable[str]) -> re.Pattern[str]:
 
 
 def strip_tracking(url: str, names: re.Pattern[str]) -> str:
-    query_start = url.find("?")
+    fragment_start = url.find("#")
+    end = fragment_start if fragment_start != -1 else len(url)
+    query_start = url.find("?", 0, end)  # a '?' inside the fragment is not a query
     if query_start == -1:
         return url
-    fragment_start = url.find("#", query_start)
-    end = fragment_start if fragment_start != -1 else len(url)
-    query = url[query_start + 1 : end]
-    kept = [
-        piece for piece in query.split("&")
-        if piece and not names.fullmatch(unquote_plus(piece.partition("=")[0]))
-    ]
-    if len(kept) == query.count("&") + 1:
-        return url
-    base = url[:query_start] + ("?" + "&".join(kept) if kept else "")
-    return base + url[end:]
+    pieces = url[query_start + 1 : end].split("&")
+    kept = [p for p in pieces if not (p and names.fullmatch(unquote_plus(p.partition("=")[0])))]
+    if len(kept) == len(pieces):
+        return url  # nothing removed: every byte stays
+    query = "&".join(kept)
+    return url[:query_start] + ("?" + query if query else "") + url[end:]

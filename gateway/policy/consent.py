@@ -32,14 +32,14 @@ _DOMAIN = re.compile(r"^\.?[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*$")
 
 
 def _check_domain(value: str) -> str:
-    if not _DOMAIN.match(value):
+    if not _DOMAIN.fullmatch(value):
         raise ValueError(f"{value!r} is not a domain name")
     return value
 
 
 def _check_languages(texts: dict[str, str]) -> dict[str, str]:
     for language, text in texts.items():
-        if not _LANGUAGE.match(language):
+        if not _LANGUAGE.fullmatch(language):
             raise ValueError(f"{language!r} is not a language code (en, nb, de-CH ...)")
         if not text.strip():
             raise ValueError(f"{language}: the text is empty")
@@ -63,7 +63,7 @@ class ConsentKey(Model):
     @field_validator("id")
     @classmethod
     def _check_id(cls, value: str) -> str:
-        if not _KID.match(value):
+        if not _KID.fullmatch(value):
             raise ValueError(f"{value!r} is not a key id (1-64 of letters, digits, '.', '_', '-')")
         return value
 
@@ -99,7 +99,7 @@ class CookieRule(Model):
         if (self.name is None) == (self.glob is None):
             raise ValueError("give exactly one of name and glob")
         text = self.name if self.name is not None else self.glob
-        if text is None or not _COOKIE_NAME.match(text.replace("?", "x").replace("*", "x")):
+        if text is None or not _COOKIE_NAME.fullmatch(text.replace("?", "x").replace("*", "x")):
             raise ValueError(f"{text!r} is not a cookie name (no spaces, ';', '=', ',' or quotes)")
         if self.path is not None and not self.path.startswith("/"):
             raise ValueError(f"path {self.path!r} must start with '/'")
@@ -150,7 +150,7 @@ class ConsentCookie(Model):
 
     @model_validator(mode="after")
     def _check(self) -> ConsentCookie:
-        if not _COOKIE_NAME.match(self.name) or "[" in self.name or "]" in self.name:
+        if not _COOKIE_NAME.fullmatch(self.name) or "[" in self.name or "]" in self.name:
             raise ValueError(f"name: {self.name!r} is not a cookie name")
         if not self.path.startswith("/") or any(c in self.path for c in "; \t\r\n"):
             raise ValueError(f"path: {self.path!r} is not a cookie path")
@@ -181,7 +181,7 @@ class ConsentManager(Model):
             if not names:
                 raise ValueError(f"{category}: list at least one service or purpose")
             for name in names:
-                if not _CMP_NAME.match(name):
+                if not _CMP_NAME.fullmatch(name):
                     raise ValueError(f"{category}: {name!r} is not a service or purpose name")
         return value
 
@@ -209,7 +209,7 @@ class Banner(Model):
     @classmethod
     def _check_language_list(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for language in value:
-            if not _LANGUAGE.match(language):
+            if not _LANGUAGE.fullmatch(language):
                 raise ValueError(f"{language!r} is not a language code (en, nb, de-CH ...)")
         if len(set(value)) != len(value):
             raise ValueError("languages must not repeat")
@@ -264,7 +264,7 @@ class Consent(Model):
     @field_validator("prefix")
     @classmethod
     def _check_prefix(cls, value: str) -> str:
-        if not _PREFIX.match(value):
+        if not _PREFIX.fullmatch(value):
             raise ValueError(f"{value!r} must be a path like /_privacy/consent (no trailing '/')")
         return value
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..signing import decode_secret
+from ..signing import MIN_SECRET_BYTES, decode_secret
 from .schema_base import Model
 from .units import Duration
 
@@ -35,7 +35,7 @@ class LinkKey(Model):
     @field_validator("id")
     @classmethod
     def _check_id(cls, value: str) -> str:
-        if not _KID.match(value):
+        if not _KID.fullmatch(value):
             raise ValueError(f"{value!r} is not a key id (1-64 of letters, digits, '.', '_', '-')")
         return value
 
@@ -43,10 +43,12 @@ class LinkKey(Model):
     @classmethod
     def _check_secret(cls, value: str) -> str:
         try:
-            decode_secret(value)
+            long_enough = len(decode_secret(value)) >= MIN_SECRET_BYTES
         except ValueError:
+            long_enough = False
+        if not long_enough:
             # The message must not echo the secret.
-            raise ValueError("the secret must decode to at least 32 bytes") from None
+            raise ValueError(f"the secret must decode to at least {MIN_SECRET_BYTES} bytes")
         return value
 
 
@@ -80,7 +82,7 @@ class RequireToken(Model):
     @field_validator("param")
     @classmethod
     def _check_param(cls, value: str) -> str:
-        if not _PARAM.match(value):
+        if not _PARAM.fullmatch(value):
             raise ValueError(f"{value!r} is not a query parameter name")
         return value
 

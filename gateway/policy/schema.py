@@ -26,7 +26,7 @@ def _check_address_ref(value: str) -> str:
     """An address/network/range literal, or the name of an ``ip_lists`` entry."""
     if is_address_literal(value):
         parse_address_set(value)
-    elif not _NAME.match(value):
+    elif not _NAME.fullmatch(value):
         raise ValueError(
             f"{value!r} is neither an IPv4/IPv6 address, network or range nor a list name"
         )
@@ -34,7 +34,7 @@ def _check_address_ref(value: str) -> str:
 
 
 def _check_name(value: str) -> str:
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a valid name (letters, digits, '_', '.', '-'; starts with a letter)"
         )
@@ -178,7 +178,7 @@ class RouteMatch(Model):
         if not value:
             raise ValueError("must not be empty (leave it out to match every method)")
         for method in value:
-            if not _HTTP_METHOD.match(method):
+            if not _HTTP_METHOD.fullmatch(method):
                 raise ValueError(f"{method!r} is not an upper-case HTTP method")
         return value
 
