@@ -6,6 +6,7 @@ addresses (unless the policy asks for them) ever reach a log line.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -85,19 +86,62 @@ class IPMasker:
 
 
 class AccessLog:
-    """Writes one JSON line per request to a binary stream (stdout by default)."""
+    """Writes one JSON line per request to a binary stream (stdout by default).
+
+    Lines are buffered and written at most ``FLUSH_DELAY`` seconds later (or
+    once ``FLUSH_BYTES`` are pending): one write per batch, not per request.
+    """
+
+    FLUSH_DELAY = 0.25
+    FLUSH_BYTES = 64 * 1024
 
     def __init__(self, enabled: bool, ip_mode: IPMode, stream: IO[bytes] | None = None) -> None:
         self.enabled = enabled
         self.mask_ip = IPMasker(ip_mode)
         self._stream = stream if stream is not None else sys.stdout.buffer
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
 
     def write(self, entry: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        entry["ts"] = _timestamp(time.time())
+        entry["ts"] = _now_timestamp()
+        line = orjson.dumps(entry) + b"\n"
+        self._pending.append(line)
+        self._pending_bytes += len(line)
+        if self._pending_bytes >= self.FLUSH_BYTES:
+            self.flush()
+        elif self._timer is None:
+            try:
+                self._timer = asyncio.get_running_loop().call_later(self.FLUSH_DELAY, self.flush)
+            except RuntimeError:  # no loop (a command-line use): write now
+                self.flush()
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
         try:
-            self._stream.write(orjson.dumps(entry) + b"\n")
+            self._stream.write(data)
             self._stream.flush()
         except (OSError, ValueError):
-            pass  # a closed or broken log pipe must not fail the request
+            pass  # a closed or broken log pipe must not fail requests
+
+
+_second_cache: tuple[int, str] = (0, "")
+
+
+def _now_timestamp() -> str:
+    """``_timestamp(time.time())`` with the formatted seconds cached (strftime per line is measurable)."""
+    global _second_cache
+    now = time.time()
+    second = int(now)
+    if _second_cache[0] != second:
+        _second_cache = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_second_cache[1]}.{int(now % 1 * 1000):03d}Z"

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("gateway.proxy")
 
 READ_CHUNK = 64 * 1024
+# A response body this small that arrived whole with its head is written without deadlines.
+# (Half the transport's 64 KiB high-water mark: writing it cannot block.)
+_SMALL_BODY = 32 * 1024
 
 
 def _reply(status: int, reason: str, message: str) -> LocalReply:
@@ -161,6 +164,9 @@ class Proxy:
         if expect is not None and expect.lower() != "100-continue":
             return self._close_after(self._local(outcome, BAD_EXPECT, request))
         if rt.narrow_accept_encoding:
+            # A rewriting filter may need this body: ask for all of it, in a coding it can decode.
+            ex.upstream_headers.popall("Range", None)
+            ex.upstream_headers.popall("If-Range", None)
             ex.upstream_headers["Accept-Encoding"] = rt.narrow_accept_encoding(
                 request.headers.get("Accept-Encoding", "")
             )
@@ -313,15 +319,59 @@ class Proxy:
                 ex.response_headers.popall("Content-Encoding", None)
                 rewriters.insert(0, decoder)
             ex.response_headers.popall("Content-Length", None)
+            # The body is no longer the upstream's bytes: byte ranges do not apply, and
+            # the validator may only claim semantic equivalence.
+            ex.response_headers.popall("Accept-Ranges", None)
+            etag = ex.response_headers.get("ETag")
+            if etag is not None and not etag.startswith("W/"):
+                ex.response_headers["ETag"] = "W/" + etag
 
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         response.headers.extend(ex.response_headers)
         outcome.status = upstream.status
-        await response.prepare(request)
-        sent = await self._pump(rt, request, upstream, response, rewriters, outcome, loop)
+        content = upstream.content
+        transport = request.transport
+        if (
+            content.is_eof() and content.total_bytes <= _SMALL_BODY
+            and transport is not None and transport.get_write_buffer_size() == 0
+        ):
+            # The common case: the whole small body came with the head.
+            body = content.read_nowait(-1)
+            if rewriters:
+                try:
+                    body = rewrite(rewriters, body, self.metrics) + finish(rewriters, self.metrics)
+                except RewriteError:
+                    return self._local(outcome, _reply(502, "rewrite_error", "The gateway could not filter this page."), request)
+            sent = await self._send_whole(rt, request, ex, response, body, outcome)
+        else:
+            await response.prepare(request)
+            sent = await self._pump(rt, request, upstream, response, rewriters, outcome, loop)
         outcome.bytes_out = sent
         self.metrics.download_bytes.inc(sent)
         return response
+
+    async def _send_whole(
+        self, rt: Runtime, request: web.BaseRequest, ex: Exchange, response: web.StreamResponse,
+        body: bytes, outcome: Outcome,
+    ) -> int:
+        """Send a complete body in one write with an exact Content-Length (no chunked framing).
+
+        Nothing below half the transport's buffer can stall, so the send
+        deadline is armed only for a body that grew larger (rewritten links).
+        """
+        if ex.method != "HEAD" and ex.response_status not in (204, 304) and ex.response_status >= 200:
+            response.content_length = len(body)
+        try:
+            async with asyncio.timeout(rt.limits.send_timeout if len(body) > _SMALL_BODY else None):
+                await response.prepare(request)
+                await response.write_eof(body)
+        except TimeoutError:
+            self._abort(request, outcome, "client_send_timeout", upstream=False)
+            return 0
+        except ConnectionError:
+            self._abort(request, outcome, "client_gone", upstream=False)
+            return 0
+        return len(body)
 
     async def _pump(
         self, rt: Runtime, request: web.BaseRequest, upstream: aiohttp.ClientResponse,

@@ -124,7 +124,8 @@ class Gateway:
             if changed:
                 log.warning("reload cannot change listeners or upstream pool; restart to apply",
                             extra={"fields": {"keys": changed}})
-            self.runtime = runtime
+            previous, self.runtime = self.runtime, runtime
+            previous.access_log.flush()
             self.metrics.reload_success.set(1)
             self.metrics.reloads.labels("success").inc()
             self.metrics.set_policy(loaded.checksum[:12])
@@ -160,6 +161,7 @@ class Gateway:
             await self._admin_runner.cleanup()
         if self._runner is not None:
             await self._runner.cleanup()
+        self.runtime.access_log.flush()
         if self._session is not None:
             await self._session.close()
         for store in self._stores.values():

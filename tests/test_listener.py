@@ -590,6 +590,7 @@ async def test_access_log_has_no_query_cookie_authorization_or_full_address(star
             assert resp.status == 200
         async with session.get(f"{gw.base_url}/missing/../echo?token={secrets[0]}") as resp:  # type: ignore[attr-defined]
             await resp.read()
+    gw.runtime.access_log.flush()
     raw = stream.getvalue()
     lines = [orjson.loads(line) for line in raw.splitlines()]
     assert len(lines) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import re
@@ -215,3 +216,22 @@ def test_access_log_broken_stream_does_not_raise() -> None:
     closed = io.BytesIO()
     closed.close()
     AccessLog(True, "full", closed).write({"method": "GET"})
+
+
+async def test_access_log_batches_lines_within_a_loop() -> None:
+    stream = io.BytesIO()
+    log = AccessLog(True, "truncated", stream)
+    log.write({"n": 1})
+    log.write({"n": 2})
+    assert stream.getvalue() == b""  # buffered: one write per batch
+    await asyncio.sleep(AccessLog.FLUSH_DELAY * 2)
+    assert [orjson.loads(line)["n"] for line in stream.getvalue().splitlines()] == [1, 2]
+
+
+async def test_access_log_flushes_at_once_when_the_batch_is_large() -> None:
+    stream = io.BytesIO()
+    log = AccessLog(True, "truncated", stream)
+    while not stream.getvalue():
+        log.write({"filler": "x" * 1000})
+    assert len(stream.getvalue()) >= AccessLog.FLUSH_BYTES
+    log.flush()

@@ -182,6 +182,7 @@ async def test_access_log_line(start_gateway: StartGateway) -> None:
             headers={"Cookie": "sessionid=secret-cookie", "Authorization": "Bearer secret-auth"},
         ) as resp:
             assert resp.status == 200
+    gw.runtime.access_log.flush()
     raw = stream.getvalue()
     assert b"secret" not in raw
     entry = orjson.loads(raw.splitlines()[-1])

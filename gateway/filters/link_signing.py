@@ -18,7 +18,7 @@ from urllib.parse import unquote_plus, urlsplit
 from ..exchange import LocalReply
 from ..htmlrewrite import STRIP, HtmlLinkRewriter, TextLinkRewriter, UrlDecision
 from ..links import pages
-from ..links.decide import LinkPolicy
+from ..links.decide import LinkDecision, LinkPolicy
 from ..policy.schema import RouteMatch
 from ..routing import Matcher
 from ..signing import KeyRing, LinkClaims, LinkSigner, TokenExpired, TokenInvalid
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from ..store import Store
 
 log = logging.getLogger("gateway.links")
+
+_DECISION_CACHE = 20_000
 
 
 def _reply(status: int, reason: str, body: bytes, *extra: tuple[str, str]) -> LocalReply:
@@ -63,6 +65,8 @@ class LinkSigning(Filter):
         self.rewrite_in_scripts = config.rewrite_in_scripts
         self.protected = tuple((Matcher(RouteMatch(path=r.path)), r.param) for r in config.require_token)
         self._counted = {a: metrics.links_rewritten.labels(a) for a in ("sign", "strip", "keep")}
+        # Decisions are pure (url, host) -> action: kept across responses, bounded.
+        self._decisions: dict[tuple[str, str], LinkDecision | None] = {}
         self._results = {
             r: metrics.link_redirects.labels(r)
             for r in ("interstitial", "redirect", "passed", "expired", "invalid", "revoked", "missing", "unavailable")
@@ -165,7 +169,14 @@ class LinkSigning(Filter):
         def decide(url: str) -> UrlDecision:
             if url in cache:
                 return cache[url]
-            decision = self.links.decide(url, own_host)
+            key = (url, own_host)
+            try:
+                decision = self._decisions[key]
+            except KeyError:
+                decision = self.links.decide(url, own_host)
+                if len(self._decisions) >= _DECISION_CACHE:
+                    self._decisions.clear()
+                self._decisions[key] = decision
             result: UrlDecision = None
             if decision is not None:
                 self._counted[decision.action].inc()

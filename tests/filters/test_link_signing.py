@@ -190,3 +190,17 @@ async def test_revocation_is_shared_through_postgresql(helpdesk: web.AppRunner, 
     finally:
         for replica in replicas:
             await replica.stop()
+
+
+async def test_rewritten_pages_drop_ranges_and_weaken_validators(
+    start_gateway: StartGateway, helpdesk: web.AppRunner, tmp_path: Path
+) -> None:
+    gw = await start_gateway(links_policy(helpdesk, tmp_path))
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{gw.base_url}/echo/x", headers={"Range": "bytes=0-10", "If-Range": '"x"'}) as resp:  # type: ignore[attr-defined]
+            seen = await resp.json()
+    forwarded = {name.lower() for name, _ in seen["headers"]}
+    assert "range" not in forwarded and "if-range" not in forwarded
+    status, headers, page = await get(f"{gw.base_url}/")  # type: ignore[attr-defined]
+    assert status == 200 and "Accept-Ranges" not in headers
+    assert headers.get("ETag", "W/").startswith("W/")
