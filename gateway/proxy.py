@@ -235,12 +235,10 @@ class Proxy:
             raise ConnectionResetError("client closed the connection during the upload")
         return self._close_after(self._local(outcome, exc.reply, request))
 
-    async def _stream_body(
-        self, rt: Runtime, request: web.BaseRequest, ex: Exchange, expect_continue: bool,
-        outcome: Outcome, head_deadline: asyncio.Timeout, loop: asyncio.AbstractEventLoop,
+    async def _client_chunks(
+        self, rt: Runtime, request: web.BaseRequest, cap: int, expect_continue: bool, outcome: Outcome
     ) -> AsyncIterator[bytes]:
-        """The upload, counted against the route cap while it streams."""
-        cap = ex.route.max_body_bytes
+        """The request body as it arrives, counted against ``cap``, each read under the body deadline."""
         if expect_continue:
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         content = request.content
@@ -264,8 +262,15 @@ class Proxy:
             outcome.bytes_in = received
             yield chunk
         self.metrics.upload_bytes.inc(received)
-        # The upstream's first-byte deadline starts when it has the whole request
-        # (unless it already answered early and the deadline is gone).
+
+    async def _stream_body(
+        self, rt: Runtime, request: web.BaseRequest, ex: Exchange, expect_continue: bool,
+        outcome: Outcome, head_deadline: asyncio.Timeout, loop: asyncio.AbstractEventLoop,
+    ) -> AsyncIterator[bytes]:
+        """The upload streamed upstream; the first-byte deadline starts when it is complete."""
+        async for chunk in self._client_chunks(rt, request, ex.route.max_body_bytes, expect_continue, outcome):
+            yield chunk
+        # (Unless the upstream already answered early and the deadline is gone.)
         if head_deadline.expired() is False and head_deadline.when() is None:
             try:
                 head_deadline.reschedule(loop.time() + ex.route.first_byte_timeout)
@@ -276,29 +281,7 @@ class Proxy:
         self, rt: Runtime, request: web.BaseRequest, cap: int, expect_continue: bool, outcome: Outcome
     ) -> bytes:
         """The bounded body phase for filters that need the whole body."""
-        parts: list[bytes] = []
-        received = 0
-        if expect_continue:
-            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        while True:
-            try:
-                async with asyncio.timeout(rt.limits.body_timeout):
-                    chunk = await request.content.readany()
-            except TimeoutError:
-                raise _BodyFailure(BODY_TIMEOUT) from None
-            except web.RequestPayloadError:
-                raise _BodyFailure(BAD_BODY) from None
-            except ConnectionError:
-                raise _BodyFailure(None) from None
-            if not chunk:
-                break
-            received += len(chunk)
-            if received > cap:
-                raise _BodyFailure(BODY_TOO_LARGE)
-            parts.append(chunk)
-        outcome.bytes_in = received
-        self.metrics.upload_bytes.inc(received)
-        return b"".join(parts)
+        return b"".join([chunk async for chunk in self._client_chunks(rt, request, cap, expect_continue, outcome)])
 
     async def _respond(
         self, rt: Runtime, request: web.BaseRequest, ex: Exchange, upstream: aiohttp.ClientResponse,

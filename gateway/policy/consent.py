@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from ..signing import decode_secret
+from .keys import KeyRef
 from .schema_base import Model
 from .units import Duration
 
@@ -21,7 +21,6 @@ NECESSARY = "necessary"
 UNCLASSIFIED = "unclassified"
 BUILTIN_LANGUAGES = ("en", "nb")
 
-_KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})?$")
 # A cookie name as browsers accept it in Set-Cookie: no separators, controls or spaces.
@@ -50,34 +49,8 @@ Texts = Annotated[dict[str, str], AfterValidator(_check_languages)]
 Domain = Annotated[str, AfterValidator(_check_domain)]
 
 
-class ConsentKey(Model):
-    """A consent cookie key. Give the secret by reference: ``${ENV_VAR}`` or ``${file:path}``."""
-
-    id: str = Field(description="Key id, for logs and rotation. Required.")
-    secret: str = Field(
-        description="At least 32 bytes: base64:/hex:/raw: prefixed, base64 text, or a 32+ character "
-        "passphrase. Required; never write it inline in a shared file.",
-        repr=False,
-    )
-
-    @field_validator("id")
-    @classmethod
-    def _check_id(cls, value: str) -> str:
-        if not _KID.fullmatch(value):
-            raise ValueError(f"{value!r} is not a key id (1-64 of letters, digits, '.', '_', '-')")
-        return value
-
-    @field_validator("secret")
-    @classmethod
-    def _check_secret(cls, value: str) -> str:
-        try:
-            long_enough = len(decode_secret(value)) >= 32
-        except ValueError:
-            long_enough = False
-        if not long_enough:  # the message must not echo the secret
-            raise ValueError("the secret must decode to at least 32 bytes")
-        return value
-
+class ConsentKey(KeyRef):
+    """A consent cookie key (the first in the list encrypts, all decrypt)."""
 
 class CookieRule(Model):
     """Cookies a category owns: one exact ``name`` or one ``glob`` (``*`` any run, ``?`` one character)."""

@@ -7,11 +7,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..signing import MIN_SECRET_BYTES, decode_secret
+from .keys import KeyRef
 from .schema_base import Model
 from .units import Duration
 
-_KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _PARAM = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 DEFAULT_TRACKING_PARAMS = (
@@ -22,35 +21,8 @@ DEFAULT_TRACKING_PARAMS = (
 Action = Literal["keep", "sign", "strip"]
 
 
-class LinkKey(Model):
-    """A signing key. Give the secret by reference: ``${ENV_VAR}`` or ``${file:path}``."""
-
-    id: str = Field(description="Key id written into each token's header (kid). Required.")
-    secret: str = Field(
-        description="At least 32 bytes: base64:/hex:/raw: prefixed, base64 text, or a 32+ character "
-        "passphrase. Required; never write it inline in a shared file.",
-        repr=False,
-    )
-
-    @field_validator("id")
-    @classmethod
-    def _check_id(cls, value: str) -> str:
-        if not _KID.fullmatch(value):
-            raise ValueError(f"{value!r} is not a key id (1-64 of letters, digits, '.', '_', '-')")
-        return value
-
-    @field_validator("secret")
-    @classmethod
-    def _check_secret(cls, value: str) -> str:
-        try:
-            long_enough = len(decode_secret(value)) >= MIN_SECRET_BYTES
-        except ValueError:
-            long_enough = False
-        if not long_enough:
-            # The message must not echo the secret.
-            raise ValueError(f"the secret must decode to at least {MIN_SECRET_BYTES} bytes")
-        return value
-
+class LinkKey(KeyRef):
+    """A link signing key; its id is written into each token's header (kid)."""
 
 class LinkRule(Model):
     """What to do with links to some hosts. The first rule whose hosts match applies."""
