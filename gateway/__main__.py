@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Coroutine, Sequence
 
 from . import __version__
 
@@ -109,7 +109,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # A worker of `--workers N` leaves the admin listener to its supervisor.
         await gateway.serve_forever(reuse_port=args.reuse_port, admin=not is_worker())
 
-    asyncio.run(main())
+    return _run_serving(main)
+
+
+def _run_serving(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
+    """Run the server; a resource that cannot be had at start is one clear line, not a traceback."""
+    from .store import StoreError
+
+    try:
+        asyncio.run(main())
+    except StoreError as exc:
+        log.critical("cannot open the state store (store.url): %s", exc)
+        return 1
+    except OSError as exc:
+        log.critical("cannot listen: %s", exc)
+        return 1
     return 0
 
 
@@ -139,8 +153,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         finally:
             await helpdesk.cleanup()
 
-    asyncio.run(main())
-    return 0
+    return _run_serving(main)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -382,3 +382,16 @@ async def test_serve_with_two_workers_shares_the_port_and_aggregates_metrics(tmp
             assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", listen), timeout=1).close()
+
+
+def test_serve_says_in_one_line_when_the_store_cannot_be_opened(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    write_policy(policy, {
+        "listen": {"port": 0}, "admin": {"enabled": False},
+        "links": {"enabled": True, "keys": [{"id": "k1", "secret": "raw:" + "k" * 40}]},
+        "store": {"url": f"postgresql://nobody@127.0.0.1:{free_port()}/x"},
+    })
+    result = run_cli("serve", "--policy", str(policy))
+    assert result.returncode == 1
+    assert "cannot open the state store" in result.stderr
+    assert "Traceback" not in result.stderr
