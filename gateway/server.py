@@ -8,6 +8,7 @@ the last good one.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -27,6 +28,8 @@ from .store import Store, open_store_url
 from .watcher import PolicyWatcher
 
 log = logging.getLogger("gateway.server")
+
+_GC_THRESHOLD = 50_000
 
 
 class Gateway:
@@ -177,9 +180,24 @@ class Gateway:
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
         await self.start(reuse_port=reuse_port, admin=admin)
+        _tune_gc()
         await stop.wait()
         log.info("shutting down", extra={"fields": {"drain_timeout": self.runtime.limits.drain_timeout}})
         await self.stop()
+
+
+def _tune_gc() -> None:
+    """Make the cyclic garbage collector run far less often while serving.
+
+    Each request allocates a few hundred short-lived objects, almost none in
+    cycles; with the default threshold (700) a young-generation collection
+    runs every few requests and showed up as several percent of CPU. Objects
+    alive after start-up (modules, compiled policy) are frozen out of every
+    collection.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(_GC_THRESHOLD, 50, 100)
 
 
 def _listener_changes(old: Runtime, new: Runtime) -> list[str]:

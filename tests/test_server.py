@@ -219,3 +219,18 @@ def test_runtime_compiles_without_serving() -> None:
 
     runtime = Runtime(Policy.model_validate({"firewall": {"rules": [{"name": "a", "allow": []}]}}), Metrics())
     assert [f.name for f in runtime.chain.filters] == ["firewall"]
+
+
+def test_gc_tuning_freezes_startup_objects_and_raises_the_young_threshold() -> None:
+    import gc
+
+    from gateway.server import _GC_THRESHOLD, _tune_gc
+
+    before = gc.get_threshold()
+    try:
+        _tune_gc()
+        assert gc.get_threshold()[0] == _GC_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
