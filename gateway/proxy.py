@@ -345,7 +345,11 @@ class Proxy:
         if ex.method != "HEAD" and ex.response_status not in (204, 304) and ex.response_status >= 200:
             response.content_length = len(body)
         try:
-            async with asyncio.timeout(rt.limits.send_timeout if len(body) > _SMALL_BODY else None):
+            if len(body) > _SMALL_BODY:
+                async with asyncio.timeout(rt.limits.send_timeout):
+                    await response.prepare(request)
+                    await response.write_eof(body)
+            else:
                 await response.prepare(request)
                 await response.write_eof(body)
         except TimeoutError:

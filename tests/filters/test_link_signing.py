@@ -204,3 +204,20 @@ async def test_rewritten_pages_drop_ranges_and_weaken_validators(
     status, headers, page = await get(f"{gw.base_url}/")  # type: ignore[attr-defined]
     assert status == 200 and "Accept-Ranges" not in headers
     assert headers.get("ETag", "W/").startswith("W/")
+
+
+@pytest.mark.parametrize("count", [3, 500])
+async def test_a_page_whose_rewritten_body_outgrows_the_buffer_arrives_whole(
+    start_gateway: StartGateway, tmp_path: Path, count: int
+) -> None:
+    """500 links: under 32 KiB from the upstream, several times that once signed."""
+    gw = await start_gateway({
+        "links": {"enabled": True, "keys": [{"id": "k1", "secret": KEY_1}]},
+        "store": {"url": f"sqlite:///{tmp_path}/state.sqlite3"},
+    })
+    status, headers, page = await get(f"{gw.base_url}/links-page?count={count}")  # type: ignore[attr-defined]
+    assert status == 200
+    assert int(headers["Content-Length"]) == len(page.encode())
+    assert page.endswith("</ul></body></html>")
+    assert len(SIGNED.findall(page)) == count
+    assert "site1.example.org" not in page

@@ -140,6 +140,13 @@ async def cookie_page(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def links_page(request: web.Request) -> web.Response:
+    """An HTML page with ``count`` external links (its size grows when they are signed)."""
+    count = int(request.query.get("count", "10"))
+    links = "".join(f'<li><a href="https://site{i}.example.org/p">{i}</a></li>' for i in range(count))
+    return web.Response(text=f"<!doctype html><html><body><ul>{links}</ul></body></html>", content_type="text/html")
+
+
 def make_upstream() -> web.Application:
     app = web.Application(client_max_size=2**40)
     app[SEEN] = []
@@ -154,5 +161,6 @@ def make_upstream() -> web.Application:
     app.router.add_get("/redirect", redirect)
     app.router.add_get("/gzip", gzip_page)
     app.router.add_get("/ws", websocket)
+    app.router.add_get("/links-page", links_page)
     app.router.add_get("/cookie-page", cookie_page)
     return app
