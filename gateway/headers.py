@@ -88,3 +88,28 @@ def downstream_response_headers(incoming: CIMultiDictProxy[str], *, via: bool) -
 def head_size(raw_headers: Iterable[tuple[bytes, bytes]]) -> int:
     """Bytes of the header block as sent: ``name: value\\r\\n`` per field."""
     return sum(len(name) + len(value) + 4 for name, value in raw_headers)
+
+
+def is_websocket_upgrade(headers: CIMultiDictProxy[str]) -> bool:
+    return (
+        headers.get("Upgrade", "").lower() == "websocket"
+        and "upgrade" in headers.get("Connection", "").lower()
+    )
+
+
+def forwarded_proto(headers: CIMultiDictProxy[str], *, trusted_peer: bool, secure: bool) -> str:
+    """The scheme the client used: a trusted proxy's word for it, else this connection's."""
+    if trusted_peer:
+        claimed = headers.get("X-Forwarded-Proto", "").strip().lower()
+        if claimed in ("http", "https"):
+            return claimed
+    return "https" if secure else "http"
+
+
+def forwarded_host(headers: CIMultiDictProxy[str], host_header: str, *, trusted_peer: bool) -> str:
+    """The host the client asked for: a trusted proxy's single, printable word for it, else Host."""
+    if trusted_peer:
+        claimed = headers.get("X-Forwarded-Host", "").strip()
+        if claimed and "," not in claimed and claimed.isprintable():
+            return claimed
+    return host_header

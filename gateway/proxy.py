@@ -24,6 +24,8 @@ from .encoding import decoder_for
 from .exchange import BodyRewriter, Exchange, LocalReply
 from .paths import BadPath, normalize_host, normalize_path
 from .replies import render
+from .upload import BODY_TOO_LARGE, BodyFailure, client_body, find_body_failure
+from .upstream_errors import classify_upstream_error
 from .websocket import proxy_websocket
 
 if TYPE_CHECKING:
@@ -45,21 +47,7 @@ def _reply(status: int, reason: str, message: str) -> LocalReply:
 HEADERS_TOO_LARGE = _reply(431, "headers_too_large", "The request headers are too large.")
 BAD_HOST = _reply(400, "bad_host", "The request needs exactly one Host header.")
 BAD_TARGET = _reply(400, "bad_target", "The request target must be a path.")
-BODY_TOO_LARGE = _reply(413, "body_too_large", "The request body is larger than this route allows.")
-BODY_TIMEOUT = _reply(408, "body_timeout", "The request body arrived too slowly.")
-BAD_BODY = _reply(400, "bad_body", "The request body is malformed.")
 BAD_EXPECT = _reply(417, "bad_expect", "Only 'Expect: 100-continue' is supported.")
-UPSTREAM_UNREACHABLE = _reply(502, "upstream_unreachable", "The helpdesk could not be reached.")
-UPSTREAM_TIMEOUT = _reply(504, "upstream_timeout", "The helpdesk did not answer in time.")
-UPSTREAM_BAD_RESPONSE = _reply(502, "upstream_bad_response", "The helpdesk sent an invalid response.")
-
-
-class _BodyFailure(Exception):
-    """Raised inside the upload stream; ``reply`` says what the client gets."""
-
-    def __init__(self, reply: LocalReply | None) -> None:
-        super().__init__(reply.reason if reply else "client_gone")
-        self.reply = reply
 
 
 @dataclass(slots=True)
@@ -144,8 +132,8 @@ class Proxy:
         ex.upstream_headers = hdr.upstream_request_headers(
             request.headers,
             client_ip=client_ip,
-            proto=_forwarded_proto(request, trusted_peer),
-            forwarded_host=_forwarded_host(request, host_header, trusted_peer),
+            proto=hdr.forwarded_proto(request.headers, trusted_peer=trusted_peer, secure=request.secure),
+            forwarded_host=hdr.forwarded_host(request.headers, host_header, trusted_peer=trusted_peer),
             host=host_header if rt.pass_client_host else rt.upstream_host,
             via=rt.via,
             keep_length=True,
@@ -153,7 +141,7 @@ class Proxy:
         reply = await rt.chain.request(ex)
         if reply is not None:
             return self._local(outcome, reply, request)
-        if _is_websocket(request):
+        if hdr.is_websocket_upgrade(request.headers):
             self.metrics.websockets.inc()
             try:
                 return await proxy_websocket(self.gateway.session, rt, request, ex, outcome, self._local)
@@ -196,7 +184,7 @@ class Proxy:
                 data = self._stream_body(rt, request, ex, expect_continue, outcome, head_deadline, loop)
         except FilterError as exc:
             return self._close_after(self._local(outcome, exc.reply, request))
-        except _BodyFailure as exc:
+        except BodyFailure as exc:
             return self._body_failed(exc, outcome, request)
         upstream_started = loop.time()
         try:
@@ -212,13 +200,13 @@ class Proxy:
                     skip_auto_headers=_NO_AUTO_HEADERS,
                     timeout=rt.client_timeout,
                 )
-        except _BodyFailure as exc:
+        except BodyFailure as exc:
             return self._body_failed(exc, outcome, request)
         except Exception as exc:  # aiohttp wraps upload failures; look at the cause chain
-            failure = _find_body_failure(exc)
+            failure = find_body_failure(exc)
             if failure is not None:
                 return self._body_failed(failure, outcome, request)
-            kind, reply = _classify_upstream_error(exc)
+            kind, reply = classify_upstream_error(exc)
             self.metrics.upstream_errors.labels(kind).inc()
             log.warning("upstream request failed", extra={"fields": {"kind": kind, "route": ex.route.name}})
             return self._close_after(self._local(outcome, reply, request)) if request.body_exists else self._local(outcome, reply, request)
@@ -228,7 +216,7 @@ class Proxy:
             upstream.release()
             outcome.upstream_seconds = loop.time() - upstream_started
 
-    def _body_failed(self, exc: _BodyFailure, outcome: Outcome, request: web.BaseRequest) -> web.StreamResponse:
+    def _body_failed(self, exc: BodyFailure, outcome: Outcome, request: web.BaseRequest) -> web.StreamResponse:
         if exc.reply is None:  # the client went away mid-upload: nobody to answer
             outcome.status = 499
             outcome.reason = "client_gone"
@@ -238,30 +226,12 @@ class Proxy:
     async def _client_chunks(
         self, rt: Runtime, request: web.BaseRequest, cap: int, expect_continue: bool, outcome: Outcome
     ) -> AsyncIterator[bytes]:
-        """The request body as it arrives, counted against ``cap``, each read under the body deadline."""
-        if expect_continue:
-            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        content = request.content
-        received = 0
-        idle = rt.limits.body_timeout
-        while True:
-            try:
-                async with asyncio.timeout(idle):
-                    chunk = await content.readany()
-            except TimeoutError:
-                raise _BodyFailure(BODY_TIMEOUT) from None
-            except web.RequestPayloadError:
-                raise _BodyFailure(BAD_BODY) from None
-            except ConnectionError:
-                raise _BodyFailure(None) from None
-            if not chunk:
-                break
-            received += len(chunk)
-            if received > cap:
-                raise _BodyFailure(BODY_TOO_LARGE)
-            outcome.bytes_in = received
+        async for chunk in client_body(
+            request, cap=cap, idle=rt.limits.body_timeout, expect_continue=expect_continue
+        ):
+            outcome.bytes_in += len(chunk)
             yield chunk
-        self.metrics.upload_bytes.inc(received)
+        self.metrics.upload_bytes.inc(outcome.bytes_in)
 
     async def _stream_body(
         self, rt: Runtime, request: web.BaseRequest, ex: Exchange, expect_continue: bool,
@@ -460,53 +430,3 @@ class Proxy:
 
 
 _NO_AUTO_HEADERS = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
-
-
-def _find_body_failure(exc: BaseException) -> _BodyFailure | None:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, _BodyFailure):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def _classify_upstream_error(exc: BaseException) -> tuple[str, LocalReply]:
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return "connect_timeout", UPSTREAM_TIMEOUT
-    if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
-        return "first_byte_timeout", UPSTREAM_TIMEOUT
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connect", UPSTREAM_UNREACHABLE
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "disconnected", UPSTREAM_UNREACHABLE
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return "bad_response", UPSTREAM_BAD_RESPONSE
-    if isinstance(exc, (aiohttp.ClientError, OSError)):
-        return "connection", UPSTREAM_UNREACHABLE
-    return "internal", UPSTREAM_UNREACHABLE
-
-
-def _is_websocket(request: web.BaseRequest) -> bool:
-    return (
-        request.headers.get("Upgrade", "").lower() == "websocket"
-        and "upgrade" in request.headers.get("Connection", "").lower()
-    )
-
-
-def _forwarded_proto(request: web.BaseRequest, trusted_peer: bool) -> str:
-    if trusted_peer:
-        claimed = request.headers.get("X-Forwarded-Proto", "").strip().lower()
-        if claimed in ("http", "https"):
-            return claimed
-    return "https" if request.secure else "http"
-
-
-def _forwarded_host(request: web.BaseRequest, host_header: str, trusted_peer: bool) -> str:
-    if trusted_peer:
-        claimed = request.headers.get("X-Forwarded-Host", "").strip()
-        if claimed and "," not in claimed and claimed.isprintable():
-            return claimed
-    return host_header

@@ -175,3 +175,34 @@ def test_vocabularies_are_lower_case() -> None:
 )
 def test_head_size(raw: list[tuple[bytes, bytes]], size: int) -> None:
     assert head_size(raw) == size
+
+
+def _h(**values: str) -> "CIMultiDictProxy[str]":
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    return CIMultiDictProxy(CIMultiDict({k.replace("_", "-"): v for k, v in values.items()}))
+
+
+def test_forwarded_proto_believes_only_a_trusted_peer() -> None:
+    from gateway.headers import forwarded_proto
+
+    claimed = _h(X_Forwarded_Proto="HTTPS")
+    assert forwarded_proto(claimed, trusted_peer=True, secure=False) == "https"
+    assert forwarded_proto(claimed, trusted_peer=False, secure=False) == "http"
+    assert forwarded_proto(_h(X_Forwarded_Proto="gopher"), trusted_peer=True, secure=True) == "https"
+
+
+def test_forwarded_host_takes_one_printable_host_from_a_trusted_peer() -> None:
+    from gateway.headers import forwarded_host
+
+    assert forwarded_host(_h(X_Forwarded_Host="help.example.com"), "10.0.0.5", trusted_peer=True) == "help.example.com"
+    assert forwarded_host(_h(X_Forwarded_Host="a.example, b.example"), "h", trusted_peer=True) == "h"
+    assert forwarded_host(_h(X_Forwarded_Host="evil.example"), "h", trusted_peer=False) == "h"
+
+
+def test_websocket_upgrade_needs_both_headers() -> None:
+    from gateway.headers import is_websocket_upgrade
+
+    assert is_websocket_upgrade(_h(Upgrade="WebSocket", Connection="keep-alive, Upgrade"))
+    assert not is_websocket_upgrade(_h(Upgrade="websocket"))
+    assert not is_websocket_upgrade(_h(Connection="upgrade", Upgrade="h2c"))
