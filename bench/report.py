@@ -15,6 +15,8 @@ from typing import Any
 from measure import WrkResult
 
 NGINX = "nginx proxy"
+# A minimal aiohttp pass-through (bench/minimal_proxy.py): what the framework alone costs.
+MINIMAL = "aiohttp minimal proxy"
 
 
 def _version(cmd: list[str]) -> str:

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 def bench(args: argparse.Namespace, root: Path, result: dict[str, Any]) -> None:
     from content import big_size, build_site
     from measure import WrkResult, run_wrk, write_lua
-    from report import NGINX, summarize
+    from report import MINIMAL, NGINX, summarize
     from servers import Server, Servers
 
     mitmdump: Path | str | None = None
@@ -147,6 +147,8 @@ def bench(args: argparse.Namespace, root: Path, result: dict[str, Any]) -> None:
         if not args.smoke:
             gateways["gateway, 2 workers"] = servers.gateway("gateway-2w", upstream.port, 2)
         small.update(gateways)
+        if not args.smoke:
+            small[MINIMAL] = servers.aiohttp_minimal(upstream.port)
         large = dict(small)  # 1 MiB bodies: every target but mitmproxy
         if isinstance(mitmdump, Path):
             try:

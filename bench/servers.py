@@ -199,6 +199,16 @@ class Servers:
         server.wait_ready(listeners=workers)
         return server
 
+    # A minimal aiohttp proxy (the framework's own cost) ------------------------
+
+    def aiohttp_minimal(self, upstream_port: int) -> Server:
+        port = free_port()
+        script = Path(__file__).with_name("minimal_proxy.py")
+        server = self.spawn("aiohttp-minimal", [sys.executable, str(script), str(port), str(upstream_port)], port,
+                            signal.SIGTERM)
+        server.wait_ready()
+        return server
+
     # mitmproxy ---------------------------------------------------------------
 
     def mitmproxy(self, mitmdump: Path, upstream_port: int) -> Server:
