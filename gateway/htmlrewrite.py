@@ -188,7 +188,20 @@ def url_text(raw: bytes, encoding: str = "utf-8") -> str:
     """An attribute value as a browser's URL parser receives it."""
     if raw.isascii() and len(raw.translate(None, _NOT_PLAIN)) == len(raw):
         return raw.decode("ascii")
-    return attribute_text(raw, encoding).strip(_C0_SPACE).translate(_TAB_NEWLINE)
+    key = (raw, encoding)
+    text = _URL_TEXT_CACHE.get(key)
+    if text is None:
+        # Decoding references costs microseconds; pages repeat the same links on every view.
+        text = attribute_text(raw, encoding).strip(_C0_SPACE).translate(_TAB_NEWLINE)
+        if len(_URL_TEXT_CACHE) >= _URL_TEXT_CACHE_SIZE:
+            _URL_TEXT_CACHE.clear()
+        if len(raw) <= 2048:
+            _URL_TEXT_CACHE[key] = text
+    return text
+
+
+_URL_TEXT_CACHE: dict[tuple[bytes, str], str] = {}
+_URL_TEXT_CACHE_SIZE = 10_000
 
 
 def srcset_candidates(value: str) -> list[tuple[int, int, int]]:

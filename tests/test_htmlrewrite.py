@@ -716,3 +716,15 @@ def test_property_stripping_everything_leaves_no_link(doc: bytes) -> None:
                 left = [name for name, value in tag.attrs if kinds.get(name.encode()) == "url"
                         or kinds.get(name.encode()) == "srcset" and ref_srcset_urls(ref_charrefs(value))]
                 assert not left, (tag, view)
+
+
+def test_url_text_cache_is_bounded_and_transparent() -> None:
+    from gateway import htmlrewrite
+
+    raw = b"https://example.org/?a=1&amp;b=2"
+    assert htmlrewrite.url_text(raw) == "https://example.org/?a=1&b=2"
+    assert htmlrewrite.url_text(raw) == "https://example.org/?a=1&b=2"  # from the cache
+    for i in range(htmlrewrite._URL_TEXT_CACHE_SIZE + 10):
+        htmlrewrite.url_text(b"https://e.org/?x=%d&amp;y" % i)
+    assert len(htmlrewrite._URL_TEXT_CACHE) <= htmlrewrite._URL_TEXT_CACHE_SIZE
+    assert htmlrewrite.url_text(b"https://e.org/?x=5&amp;y") == "https://e.org/?x=5&y"

@@ -67,6 +67,7 @@ class LinkSigning(Filter):
         self._counted = {a: metrics.links_rewritten.labels(a) for a in ("sign", "strip", "keep")}
         # Decisions are pure (url, host) -> action: kept across responses, bounded.
         self._decisions: dict[tuple[str, str], LinkDecision | None] = {}
+        self._results_cache: dict[tuple[str, str, str], tuple[int, str | None, UrlDecision]] = {}
         self._results = {
             r: metrics.link_redirects.labels(r)
             for r in ("interstitial", "redirect", "passed", "expired", "invalid", "revoked", "missing", "unavailable")
@@ -164,31 +165,44 @@ class LinkSigning(Filter):
         return TextLinkRewriter(decide)
 
     def _decider(self, own_host: str, base: str) -> Callable[[str], UrlDecision]:
-        cache: dict[str, UrlDecision] = {}  # pages repeat links; bounded by the page's link count
+        # What a link becomes is cached across responses for one second: within
+        # it the signer would hand out the same token anyway (its expiry bucket),
+        # and a helpdesk repeats the same links on every page view.
+        second = int(time.monotonic())
+        results = self._results_cache
 
         def decide(url: str) -> UrlDecision:
-            if url in cache:
-                return cache[url]
-            key = (url, own_host)
-            try:
-                decision = self._decisions[key]
-            except KeyError:
-                decision = self.links.decide(url, own_host)
-                if len(self._decisions) >= _DECISION_CACHE:
-                    self._decisions.clear()
-                self._decisions[key] = decision
-            result: UrlDecision = None
-            if decision is not None:
-                self._counted[decision.action].inc()
-                if decision.action == "strip":
-                    result = STRIP
-                elif decision.action == "sign":
-                    result = base + self.signer.sign(decision.url, ttl=decision.ttl)
-            if len(cache) < 4096:
-                cache[url] = result
+            key = (url, own_host, base)
+            cached = results.get(key)
+            if cached is not None and cached[0] == second:
+                action, result = cached[1], cached[2]
+            else:
+                action, result = self._decide(url, own_host, base)
+                if len(results) >= _DECISION_CACHE:
+                    results.clear()
+                results[key] = (second, action, result)
+            if action is not None:
+                self._counted[action].inc()
             return result
 
         return decide
+
+    def _decide(self, url: str, own_host: str, base: str) -> tuple[str | None, UrlDecision]:
+        key = (url, own_host)
+        try:
+            decision = self._decisions[key]
+        except KeyError:
+            decision = self.links.decide(url, own_host)
+            if len(self._decisions) >= _DECISION_CACHE:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        if decision is None:
+            return None, None
+        if decision.action == "strip":
+            return "strip", STRIP
+        if decision.action == "sign":
+            return "sign", base + self.signer.sign(decision.url, ttl=decision.ttl)
+        return "keep", None
 
 
 def _charset(params: str) -> str:

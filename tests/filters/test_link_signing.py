@@ -221,3 +221,20 @@ async def test_a_page_whose_rewritten_body_outgrows_the_buffer_arrives_whole(
     assert page.endswith("</ul></body></html>")
     assert len(SIGNED.findall(page)) == count
     assert "site1.example.org" not in page
+
+
+def test_signed_links_are_reused_across_responses_and_counted_each_time() -> None:
+    from gateway.filters.link_signing import LinkSigning
+    from gateway.metrics import Metrics
+
+    metrics = Metrics()
+    policy = Policy.model_validate({"links": {"enabled": True, "keys": [{"id": "k1", "secret": KEY_1}]}})
+    links = LinkSigning(policy, metrics)
+    first = links._decider("help.example", "https://help.example/_l/")("https://example.org/a?utm_source=x")
+    second = links._decider("help.example", "https://help.example/_l/")("https://example.org/a?utm_source=x")
+    assert isinstance(first, str) and first == second
+    assert metrics.registry.get_sample_value("privacy_gateway_links_rewritten_total", {"action": "sign"}) == 2
+    other_host = links._decider("other.example", "https://other.example/_l/")("https://example.org/a?utm_source=x")
+    assert isinstance(other_host, str) and other_host.startswith("https://other.example/_l/")
+    claims = LinkSigner(KeyRing.from_config([("k1", KEY_1)], "k1"), ttl=3600).verify(first.rsplit("/", 1)[1])
+    assert claims.url == "https://example.org/a"
