@@ -30,8 +30,8 @@ border-radius:.5rem .5rem 0 0;box-shadow:0 -2px 12px rgba(0,0,0,.25);font:16px/1
 #pgw-consent fieldset{margin:0 0 .75rem;padding:.5rem .75rem;border:1px solid #767676;border-radius:.3rem}
 #pgw-consent legend{padding:0 .25rem;font-weight:600}
 #pgw-consent .pgw-cat{margin:.4rem 0}
-#pgw-consent .pgw-cat input{width:1.15rem;height:1.15rem;margin:0 .4rem 0 0;vertical-align:-.15rem}
-#pgw-consent .pgw-cat label{font-weight:600}
+#pgw-consent .pgw-cat input{display:inline-block;width:1.15rem;height:1.15rem;margin:0 .4rem 0 0;padding:0;vertical-align:-.15rem}
+#pgw-consent .pgw-cat label{display:inline;margin:0;font-weight:600}
 #pgw-consent .pgw-always{font-size:.9rem;color:#3d3d3d}
 #pgw-consent .pgw-desc{display:block;margin:0 0 0 1.6rem;font-size:.9rem;color:#3d3d3d}
 #pgw-consent .pgw-note{font-size:.9rem;padding:.4rem .6rem;background:#f1f5fb;border-left:4px solid #0b4f9c}

@@ -17,8 +17,8 @@ from ..policy.consent import NECESSARY, Consent
 UI_TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Cookies on this site",
-        "text": "We use necessary cookies to make this site work. With your consent we also use cookies for "
-        "preferences, analytics and marketing. You can change or withdraw your consent at any time under "
+        "text": "We use necessary cookies to make this site work. With your consent we also use the other "
+        "kinds of cookies listed below. You can change or withdraw your consent at any time under "
         "\u201cCookie settings\u201d.",
         "accept": "Accept all",
         "reject": "Reject all",
@@ -35,7 +35,7 @@ UI_TEXTS: dict[str, dict[str, str]] = {
     "nb": {
         "title": "Informasjonskapsler på dette nettstedet",
         "text": "Vi bruker nødvendige informasjonskapsler for at nettstedet skal fungere. Med ditt samtykke "
-        "bruker vi også informasjonskapsler for innstillinger, statistikk og markedsføring. Du kan når som "
+        "bruker vi også de andre typene informasjonskapsler som står nedenfor. Du kan når som "
         "helst endre eller trekke tilbake samtykket under \u00abInnstillinger for informasjonskapsler\u00bb.",
         "accept": "Godta alle",
         "reject": "Avvis alle",
