@@ -8,22 +8,14 @@ from pathlib import Path
 import pytest
 
 from gateway.store import PostgresStore, SQLiteStore, Store
-from tests.support.postgres import fresh_schema
+from tests.support.postgres import dsn_with_schema, fresh_schema
 
 RETENTION = 30 * 86400.0
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """(backend, DSN or ""); PostgreSQL is found or started here, or the test is skipped (fails in CI)."""
-    if request.param == "postgres":
-        return "postgres", str(request.getfixturevalue("pg_dsn"))
-    return "sqlite", ""
-
-
 @pytest.fixture
-async def receipt_store(backend: tuple[str, str], tmp_path: Path) -> AsyncIterator[Store]:
-    kind, dsn = backend
+async def receipt_store(store_backend: tuple[str, str], tmp_path: Path) -> AsyncIterator[Store]:
+    kind, dsn = store_backend
     if kind == "sqlite":
         store: Store = SQLiteStore(tmp_path / "receipts.sqlite3", receipt_retention=RETENTION)
         async with store:
@@ -36,11 +28,11 @@ async def receipt_store(backend: tuple[str, str], tmp_path: Path) -> AsyncIterat
 
 
 @pytest.fixture
-async def store_url(backend: tuple[str, str], tmp_path: Path) -> AsyncIterator[str]:
+async def store_url(store_backend: tuple[str, str], tmp_path: Path) -> AsyncIterator[str]:
     """A store URL for a policy (``store.url``), on a fresh database of the backend."""
-    kind, dsn = backend
+    kind, dsn = store_backend
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'state.sqlite3'}"
         return
     async with fresh_schema(dsn) as schema:
-        yield f"{dsn}{'&' if '?' in dsn else '?'}search_path={schema}"
+        yield dsn_with_schema(dsn, schema)

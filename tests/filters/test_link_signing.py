@@ -17,6 +17,7 @@ from gateway.server import Gateway
 from gateway.signing import KeyRing, LinkSigner
 from gateway.store import open_store_url
 from tests.conftest import StartGateway
+from tests.support.postgres import dsn_with_schema
 
 KEY_1 = "raw:" + "first-link-signing-key-for-tests-0001"
 KEY_2 = "raw:" + "second-link-signing-key-for-tests-0002"
@@ -170,7 +171,7 @@ async def test_revocation_is_shared_through_postgresql(helpdesk: web.AppRunner, 
     from gateway.policy.loader import LoadedPolicy
     from gateway.metrics import Metrics
 
-    dsn = f"{pg_dsn}{'&' if '?' in pg_dsn else '?'}search_path={pg_schema}"
+    dsn = dsn_with_schema(pg_dsn, pg_schema)
     doc = links_policy(helpdesk, tmp_path)
     doc.update(listen={"port": 0}, admin={"enabled": False}, store={"url": dsn}, logging={"access_log": False})
     policy = Policy.model_validate(doc)

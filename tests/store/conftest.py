@@ -36,14 +36,6 @@ class StoreFactory:
             await store.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_backend(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """(backend, DSN or ""): resolved here, synchronously, so PostgreSQL can be skipped or started."""
-    if request.param == "postgres":
-        return "postgres", str(request.getfixturevalue("pg_dsn"))
-    return "sqlite", ""
-
-
 @pytest.fixture
 async def store_factory(store_backend: tuple[str, str], tmp_path: Path) -> AsyncIterator[StoreFactory]:
     backend, dsn = store_backend

@@ -118,3 +118,14 @@ async def pg_schema(pg_dsn: str) -> AsyncIterator[str]:
         yield schema
 
 
+def dsn_with_schema(dsn: str, schema: str) -> str:
+    """``dsn`` with ``search_path`` set to ``schema`` (the form a policy's ``store.url`` takes)."""
+    return f"{dsn}{'&' if '?' in dsn else '?'}search_path={schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_backend(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(backend, DSN or ""): resolved here, synchronously, so PostgreSQL can be skipped or started."""
+    if request.param == "postgres":
+        return "postgres", str(request.getfixturevalue("pg_dsn"))
+    return "sqlite", ""
