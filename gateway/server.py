@@ -207,6 +207,11 @@ def _listener_changes(old: Runtime, new: Runtime) -> list[str]:
             changed.append(key)
     if old.policy.upstream.max_connections != new.policy.upstream.max_connections:
         changed.append("upstream.max_connections")
-    if old.policy.limits != new.policy.limits:
-        changed.append("limits")
+    # Read once by the listener and runner; the other limits apply per request.
+    for key in _LISTENER_LIMITS:
+        if getattr(old.policy.limits, key) != getattr(new.policy.limits, key):
+            changed.append(f"limits.{key}")
     return changed
+
+
+_LISTENER_LIMITS = ("max_header_bytes", "header_timeout", "keepalive_timeout", "max_connections", "drain_timeout")

@@ -234,3 +234,17 @@ def test_gc_tuning_freezes_startup_objects_and_raises_the_young_threshold() -> N
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_reload_names_only_the_settings_that_need_a_restart() -> None:
+    from gateway.policy.schema import Policy
+    from gateway.server import _listener_changes
+
+    def runtime(doc: dict[str, Any]) -> Runtime:
+        return Runtime(Policy.model_validate(doc), Metrics())
+
+    base = runtime({})
+    per_request = runtime({"limits": {"body_timeout": "5s", "send_timeout": "5s", "max_body_bytes": "1MiB"}})
+    assert _listener_changes(base, per_request) == []
+    restart = runtime({"listen": {"port": 9}, "limits": {"header_timeout": "1s", "max_connections": 5}})
+    assert _listener_changes(base, restart) == ["listen", "limits.header_timeout", "limits.max_connections"]
