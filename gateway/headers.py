@@ -31,6 +31,9 @@ FORWARDING = frozenset(
 
 # Handled by the gateway itself on the request side.
 _REQUEST_OWN = frozenset({"host", "expect"})
+# Built once: what never goes upstream as the client sent it.
+_DROP_KEEP_LENGTH = HOP_BY_HOP | FORWARDING | _REQUEST_OWN
+_DROP_WITH_LENGTH = _DROP_KEEP_LENGTH | {"content-length"}
 
 
 def connection_tokens(values: Iterable[str]) -> frozenset[str]:
@@ -51,12 +54,10 @@ def upstream_request_headers(
     keep_length: bool,
 ) -> CIMultiDict[str]:
     """Headers to send upstream: end-to-end headers of the client plus our own forwarding set."""
-    drop = HOP_BY_HOP | FORWARDING | _REQUEST_OWN
+    drop = _DROP_KEEP_LENGTH if keep_length else _DROP_WITH_LENGTH
     named = incoming.getall("Connection", ())
     if named:
         drop = drop | connection_tokens(named)
-    if not keep_length:
-        drop = drop | {"content-length"}
     out: CIMultiDict[str] = CIMultiDict()
     for name, value in incoming.items():
         if name.lower() not in drop:

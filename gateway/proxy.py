@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import aiohttp
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gateway.proxy")
 
-READ_CHUNK = 64 * 1024
 # A response body this small that arrived whole with its head is written without deadlines.
 # (Half the transport's 64 KiB high-water mark: writing it cannot block.)
 _SMALL_BODY = 32 * 1024
@@ -62,7 +61,6 @@ class Outcome:
     bytes_out: int = 0
     client_ip: str = ""
     ex: Exchange | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Proxy:
