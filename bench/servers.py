@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 import psutil
 
@@ -189,10 +189,12 @@ class Servers:
 
     # The gateway -------------------------------------------------------------
 
-    def gateway(self, name: str, upstream_port: int, workers: int) -> Server:
+    def gateway(self, name: str, upstream_port: int, workers: int,
+                policy_text: Callable[[Path, str, int, int, int], str] | None = None) -> Server:
+        """``policy_text(root, name, port, admin, upstream_port)`` writes another policy than the full one."""
         port, admin = free_port(), free_port()
         policy = self.root / f"{name}.yaml"
-        policy.write_text(gateway_policy(self.root, name, port, admin, upstream_port))
+        policy.write_text((policy_text or gateway_policy)(self.root, name, port, admin, upstream_port))
         cmd = [sys.executable, "-m", "gateway", "serve", "--policy", str(policy), "--workers", str(workers)]
         server = self.spawn(name, cmd, port, signal.SIGTERM, stdout=self.root / f"{name}.access.log")
         server.admin_port = admin
