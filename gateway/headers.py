@@ -71,7 +71,7 @@ def upstream_request_headers(
     return out
 
 
-def downstream_response_headers(incoming: CIMultiDictProxy[str], *, via: bool) -> CIMultiDict[str]:
+def downstream_response_headers(incoming: CIMultiDict[str] | CIMultiDictProxy[str], *, via: bool) -> CIMultiDict[str]:
     """Headers of the upstream response that may reach the client."""
     drop = HOP_BY_HOP
     named = incoming.getall("Connection", ())

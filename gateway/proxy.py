@@ -13,9 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
-import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from . import headers as hdr
 from .chain import FilterError, RewriteError, finish, rewrite
@@ -24,7 +22,8 @@ from .encoding import decoder_for
 from .exchange import BodyRewriter, Exchange, LocalReply
 from .paths import BadPath, normalize_host, normalize_path
 from .replies import render
-from .upload import BODY_TOO_LARGE, BodyFailure, client_body, find_body_failure
+from .upload import BODY_TOO_LARGE, BodyFailure, client_body
+from .upstream_client import UpstreamError, UpstreamResponse
 from .upstream_errors import classify_upstream_error
 from .websocket import proxy_websocket
 
@@ -189,21 +188,13 @@ class Proxy:
             async with head_deadline:
                 if data is None or isinstance(data, bytes):
                     head_deadline.reschedule(loop.time() + ex.route.first_byte_timeout)
-                upstream = await self.gateway.session.request(
-                    ex.method,
-                    URL(rt.upstream_base + (ex.upstream_target or request.raw_path), encoded=True),
-                    headers=ex.upstream_headers,
-                    data=data,
-                    allow_redirects=False,
-                    skip_auto_headers=_NO_AUTO_HEADERS,
-                    timeout=rt.client_timeout,
+                pool = rt.upstream_pool or self.gateway.upstream_pool(rt)
+                upstream = await pool.request(
+                    ex.method, ex.upstream_target or request.raw_path, ex.upstream_headers, data
                 )
         except BodyFailure as exc:
             return self._body_failed(exc, outcome, request)
-        except Exception as exc:  # aiohttp wraps upload failures; look at the cause chain
-            failure = find_body_failure(exc)
-            if failure is not None:
-                return self._body_failed(failure, outcome, request)
+        except Exception as exc:
             kind, reply = classify_upstream_error(exc)
             self.metrics.upstream_errors.labels(kind).inc()
             log.warning("upstream request failed", extra={"fields": {"kind": kind, "route": ex.route.name}})
@@ -252,7 +243,7 @@ class Proxy:
         return b"".join([chunk async for chunk in self._client_chunks(rt, request, cap, expect_continue, outcome)])
 
     async def _respond(
-        self, rt: Runtime, request: web.BaseRequest, ex: Exchange, upstream: aiohttp.ClientResponse,
+        self, rt: Runtime, request: web.BaseRequest, ex: Exchange, upstream: UpstreamResponse,
         outcome: Outcome, loop: asyncio.AbstractEventLoop,
     ) -> web.StreamResponse:
         ex.response_status = upstream.status
@@ -280,14 +271,10 @@ class Proxy:
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         response.headers.extend(ex.response_headers)
         outcome.status = upstream.status
-        content = upstream.content
         transport = request.transport
-        if (
-            content.is_eof() and content.total_bytes <= _SMALL_BODY
-            and transport is not None and transport.get_write_buffer_size() == 0
-        ):
+        body = upstream.whole_body(_SMALL_BODY)
+        if body is not None and transport is not None and transport.get_write_buffer_size() == 0:
             # The common case: the whole small body came with the head.
-            body = content.read_nowait(-1)
             if rewriters:
                 try:
                     body = rewrite(rewriters, body, self.metrics) + finish(rewriters, self.metrics)
@@ -296,7 +283,7 @@ class Proxy:
             sent = await self._send_whole(rt, request, ex, response, body, outcome)
         else:
             await response.prepare(request)
-            sent = await self._pump(rt, request, upstream, response, rewriters, outcome, loop)
+            sent = await self._pump(rt, request, upstream, response, rewriters, outcome, loop, body)
         outcome.bytes_out = sent
         self.metrics.download_bytes.inc(sent)
         return response
@@ -329,16 +316,15 @@ class Proxy:
         return len(body)
 
     async def _pump(
-        self, rt: Runtime, request: web.BaseRequest, upstream: aiohttp.ClientResponse,
+        self, rt: Runtime, request: web.BaseRequest, upstream: UpstreamResponse,
         response: web.StreamResponse, rewriters: list[BodyRewriter], outcome: Outcome,
-        loop: asyncio.AbstractEventLoop,
+        loop: asyncio.AbstractEventLoop, first: bytes | None,
     ) -> int:
         """Stream the upstream body to the client; abort the connection on any failure.
 
         Once the head is sent the status cannot change: a failure must cut the
         connection so a truncated body is never mistaken for a complete one.
         """
-        content = upstream.content
         idle = rt.timeouts.idle
         send = rt.limits.send_timeout
         sent = 0
@@ -347,8 +333,11 @@ class Proxy:
             async with asyncio.timeout(None) as deadline:
                 while True:
                     reading = True
-                    deadline.reschedule(loop.time() + idle)
-                    chunk = await content.readany()
+                    if first is not None:  # a whole body taken already (the client was slow to read)
+                        chunk, first = first, b""
+                    else:
+                        deadline.reschedule(loop.time() + idle)
+                        chunk = await upstream.read()
                     if not chunk:
                         break
                     if rewriters:
@@ -373,8 +362,8 @@ class Proxy:
             self._abort(request, outcome, kind, upstream=reading)
         except RewriteError:
             self._abort(request, outcome, "rewrite_error", upstream=False)
-        except (aiohttp.ClientError, ConnectionError) as exc:
-            upstream_side = isinstance(exc, aiohttp.ClientError)
+        except (UpstreamError, ConnectionError) as exc:
+            upstream_side = isinstance(exc, UpstreamError)
             self._abort(request, outcome, "upstream_reset" if upstream_side else "client_gone", upstream=upstream_side)
         return sent
 
@@ -426,5 +415,3 @@ class Proxy:
             ]
         access_log.write(entry)
 
-
-_NO_AUTO_HEADERS = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})

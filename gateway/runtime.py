@@ -19,6 +19,7 @@ from .metrics import Metrics
 from .policy.schema import Policy
 from .routing import RouteTable
 from .store import Store
+from .upstream_client import UpstreamPool
 
 
 class Runtime:
@@ -45,6 +46,8 @@ class Runtime:
         self.client_timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=upstream.timeouts.connect, sock_read=None
         )
+        # Set by the gateway on first use: pools outlive runtimes with the same upstream settings.
+        self.upstream_pool: UpstreamPool | None = None
         rewrites = any(getattr(f, "rewrites_responses", False) for f in self.chain.filters)
         self.narrow_accept_encoding = narrow_accept_encoding if rewrites else None
         self.access_log = AccessLog(policy.logging.access_log, policy.logging.client_ip)

@@ -25,6 +25,7 @@ from .policy.schema import Policy
 from .proxy import Proxy
 from .runtime import Runtime, needs_store
 from .store import Store, open_store_url
+from .upstream_client import UpstreamPool
 from .watcher import PolicyWatcher
 
 log = logging.getLogger("gateway.server")
@@ -41,6 +42,7 @@ class Gateway:
         self.metrics.reload_timestamp.set(time.time())
         self.metrics.set_policy(loaded.checksum[:12])
         self._session: aiohttp.ClientSession | None = None
+        self._upstreams: dict[tuple[str, int, float, int], UpstreamPool] = {}
         self._runner: web.BaseRunner | None = None
         self._admin_runner: web.AppRunner | None = None
         self._watcher: PolicyWatcher | None = None
@@ -49,6 +51,24 @@ class Gateway:
         self.public_port = 0
         self.admin_port = 0
         self.stopped = asyncio.Event()
+
+    def upstream_pool(self, rt: Runtime) -> UpstreamPool:
+        """The connection pool to ``rt``'s upstream (a reload may point at another one)."""
+        if rt.upstream_pool is not None:
+            return rt.upstream_pool
+        upstream = rt.policy.upstream
+        key = (upstream.url, upstream.max_connections, upstream.timeouts.connect, rt.limits.max_header_bytes)
+        pool = self._upstreams.get(key)
+        if pool is None:
+            # A replaced pool keeps serving the requests already on it; its idle connections time out.
+            pool = self._upstreams[key] = UpstreamPool(
+                upstream.url,
+                max_connections=upstream.max_connections,
+                connect_timeout=upstream.timeouts.connect,
+                max_head_bytes=rt.limits.max_header_bytes,
+            )
+        rt.upstream_pool = pool
+        return pool
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -71,6 +91,8 @@ class Gateway:
             enable_cleanup_closed=False,
             keepalive_timeout=30,
         )
+        self.upstream_pool(self.runtime)
+        # Only WebSocket hand-shakes still go through aiohttp's client.
         self._session = aiohttp.ClientSession(
             connector=connector,
             # A shared cookie jar would replay one visitor's cookies to another.
@@ -167,6 +189,9 @@ class Gateway:
         self.runtime.access_log.flush()
         if self._session is not None:
             await self._session.close()
+        for pool in self._upstreams.values():
+            await pool.close()
+        self._upstreams.clear()
         for store in self._stores.values():
             await store.close()
         self._stores.clear()
@@ -205,8 +230,6 @@ def _listener_changes(old: Runtime, new: Runtime) -> list[str]:
     for key in ("listen", "admin"):
         if getattr(old.policy, key) != getattr(new.policy, key):
             changed.append(key)
-    if old.policy.upstream.max_connections != new.policy.upstream.max_connections:
-        changed.append("upstream.max_connections")
     # Read once by the listener and runner; the other limits apply per request.
     for key in _LISTENER_LIMITS:
         if getattr(old.policy.limits, key) != getattr(new.policy.limits, key):

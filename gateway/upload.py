@@ -2,8 +2,8 @@
 
 Every read has a deadline (a stalled upload is 408), the size is counted
 against the route's cap while it streams (413), and a body whose framing
-breaks is 400. A failure raised inside the upload stream travels through
-aiohttp's client, which wraps it; ``find_body_failure`` digs it out again.
+breaks is 400. A failure raised inside the upload stream reaches the proxy
+unwrapped: the upstream client fails the request with it.
 """
 
 from __future__ import annotations
@@ -27,17 +27,6 @@ class BodyFailure(Exception):
     def __init__(self, reply: LocalReply | None) -> None:
         super().__init__(reply.reason if reply else "client_gone")
         self.reply = reply
-
-
-def find_body_failure(exc: BaseException) -> BodyFailure | None:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, BodyFailure):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 async def client_body(

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.pytest_plugin import AiohttpClient
 
-from gateway.upload import BAD_BODY, BODY_TIMEOUT, BODY_TOO_LARGE, BodyFailure, client_body, find_body_failure
+from gateway.upload import BAD_BODY, BODY_TIMEOUT, BODY_TOO_LARGE, BodyFailure, client_body
 
 
 def reader_app(cap: int, idle: float) -> web.Application:
@@ -60,15 +60,3 @@ async def test_a_stalled_body_is_408(aiohttp_client: AiohttpClient) -> None:
 
 def test_bad_body_answer() -> None:
     assert (BAD_BODY.status, BAD_BODY.reason) == (400, "bad_body")
-
-
-@pytest.mark.parametrize("wrap", ["cause", "context", "none"])
-def test_find_body_failure_through_wrapping(wrap: str) -> None:
-    failure = BodyFailure(BODY_TOO_LARGE)
-    outer = RuntimeError("wrapped by the client")
-    if wrap == "cause":
-        outer.__cause__ = failure
-    elif wrap == "context":
-        outer.__context__ = failure
-    assert find_body_failure(outer) is (None if wrap == "none" else failure)
-    assert find_body_failure(failure) is failure

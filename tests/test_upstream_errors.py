@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp import ClientConnectorError, ClientOSError, ClientResponseError, ConnectionTimeoutError
-from aiohttp import ServerDisconnectedError, ServerTimeoutError
-from aiohttp.client_reqrep import ConnectionKey, RequestInfo
-from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
 
+from gateway.upstream_client import BadResponse, BodyTruncated, ConnectFailed, ConnectTimeout, Disconnected
 from gateway.upstream_errors import (
     UPSTREAM_BAD_RESPONSE, UPSTREAM_TIMEOUT, UPSTREAM_UNREACHABLE, classify_upstream_error,
 )
-
-_KEY = ConnectionKey("127.0.0.1", 1, False, True, None, None, None)
-_INFO = RequestInfo(URL("http://127.0.0.1:1/"), "GET", CIMultiDictProxy(CIMultiDict()), URL("http://127.0.0.1:1/"))
 
 
 @pytest.mark.parametrize(
     ("exc", "kind", "reply"),
     [
-        (ConnectionTimeoutError(), "connect_timeout", UPSTREAM_TIMEOUT),
-        (ServerTimeoutError(), "first_byte_timeout", UPSTREAM_TIMEOUT),
+        (ConnectTimeout(), "connect_timeout", UPSTREAM_TIMEOUT),
         (TimeoutError(), "first_byte_timeout", UPSTREAM_TIMEOUT),
-        (ClientConnectorError(_KEY, ConnectionRefusedError(111, "refused")), "connect", UPSTREAM_UNREACHABLE),
-        (ServerDisconnectedError(), "disconnected", UPSTREAM_UNREACHABLE),
-        (ClientResponseError(_INFO, (), status=400, message="bad"), "bad_response", UPSTREAM_BAD_RESPONSE),
-        (ClientOSError(104, "reset"), "connection", UPSTREAM_UNREACHABLE),
+        (ConnectFailed(), "connect", UPSTREAM_UNREACHABLE),
+        (Disconnected(), "disconnected", UPSTREAM_UNREACHABLE),
+        (BadResponse(), "bad_response", UPSTREAM_BAD_RESPONSE),
+        (BodyTruncated(), "upstream_reset", UPSTREAM_UNREACHABLE),
+        (ConnectionResetError(104, "reset"), "connection", UPSTREAM_UNREACHABLE),
         (OSError("other"), "connection", UPSTREAM_UNREACHABLE),
-        (RuntimeError("surprise"), "internal", UPSTREAM_UNREACHABLE),
+        (ValueError("a line break inside a header value"), "internal", UPSTREAM_UNREACHABLE),
     ],
 )
 def test_classification(exc: BaseException, kind: str, reply: object) -> None:
