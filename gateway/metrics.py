@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from .metric_batches import BatchedCounter, BatchedHistogram, Batches
+
 PREFIX = "privacy_gateway"
 
 # Buckets for a proxy: sub-millisecond overheads up to slow upstream pages.
@@ -19,6 +21,8 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        # Registered first: every collection flushes the batched updates before reading values.
+        self.batches = Batches(r)
         self.requests = Counter(
             f"{PREFIX}_requests", "Requests answered, by route and status class.",
             ["route", "status_class"], registry=r,
@@ -39,9 +43,9 @@ class Metrics:
             ["route"], buckets=_LATENCY_BUCKETS, registry=r,
         )
         # multiprocess_mode says how `serve --workers N` aggregates a gauge across workers.
-        self.in_flight = Gauge(
+        self.in_flight = self.batches.gauge(Gauge(
             f"{PREFIX}_in_flight_requests", "Requests being handled now.", registry=r, multiprocess_mode="livesum"
-        )
+        ))
         self.websockets = Gauge(
             f"{PREFIX}_websocket_sessions", "WebSocket sessions open now.", registry=r, multiprocess_mode="livesum"
         )
@@ -88,18 +92,18 @@ class Metrics:
         )
         self._active_checksum: str | None = None
         # Children bound once per label value: a labels() lookup per request is measurable.
-        self._route_children: dict[str, tuple[Histogram, Histogram, Histogram]] = {}
-        self._status_children: dict[tuple[str, str], Counter] = {}
-        self.upload_bytes = self.body_bytes.labels("upload")
-        self.download_bytes = self.body_bytes.labels("download")
+        self._route_children: dict[str, tuple[BatchedHistogram, BatchedHistogram, BatchedHistogram]] = {}
+        self._status_children: dict[tuple[str, str], BatchedCounter] = {}
+        self.upload_bytes = self.batches.counter(self.body_bytes.labels("upload"))
+        self.download_bytes = self.batches.counter(self.body_bytes.labels("download"))
 
-    def route_histograms(self, route: str) -> tuple[Histogram, Histogram, Histogram]:
+    def route_histograms(self, route: str) -> tuple[BatchedHistogram, BatchedHistogram, BatchedHistogram]:
         children = self._route_children.get(route)
         if children is None:
             children = (
-                self.request_duration.labels(route),
-                self.upstream_duration.labels(route),
-                self.overhead_duration.labels(route),
+                self.batches.histogram(self.request_duration.labels(route)),
+                self.batches.histogram(self.upstream_duration.labels(route)),
+                self.batches.histogram(self.overhead_duration.labels(route)),
             )
             self._route_children[route] = children
         return children
@@ -108,7 +112,7 @@ class Metrics:
         key = (route, f"{status // 100}xx")
         child = self._status_children.get(key)
         if child is None:
-            child = self._status_children[key] = self.requests.labels(*key)
+            child = self._status_children[key] = self.batches.counter(self.requests.labels(*key))
         child.inc()
 
     def set_policy(self, checksum: str) -> None:

@@ -31,6 +31,7 @@ from .watcher import PolicyWatcher
 log = logging.getLogger("gateway.server")
 
 _GC_THRESHOLD = 50_000
+_METRICS_FLUSH_EVERY = 1.0
 
 
 class Gateway:
@@ -42,6 +43,7 @@ class Gateway:
         self.metrics.reload_timestamp.set(time.time())
         self.metrics.set_policy(loaded.checksum[:12])
         self._session: aiohttp.ClientSession | None = None
+        self._metrics_timer: asyncio.TimerHandle | None = None
         self._upstreams: dict[tuple[str, int, float, int], UpstreamPool] = {}
         self._runner: web.BaseRunner | None = None
         self._admin_runner: web.AppRunner | None = None
@@ -120,6 +122,7 @@ class Gateway:
             admin_site = web.TCPSite(self._admin_runner, policy.admin.host, policy.admin.port, reuse_port=reuse_port)
             await admin_site.start()
             self.admin_port = int(self._admin_runner.addresses[0][1])
+        self._flush_metrics()
         if watch and self.policy_path is not None:
             self._watcher = PolicyWatcher(self.policy_path, self.reload, interval=watch_interval)
             self._watcher.start()
@@ -178,6 +181,11 @@ class Gateway:
             extra={"fields": {"policy": self.runtime.checksum[:12], "errors": errors.splitlines()[:50]}},
         )
 
+    def _flush_metrics(self) -> None:
+        """Push batched metric updates to prometheus-client every second (the workers' files)."""
+        self.metrics.batches.flush()
+        self._metrics_timer = asyncio.get_running_loop().call_later(_METRICS_FLUSH_EVERY, self._flush_metrics)
+
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish within the drain timeout."""
         if self._watcher is not None:
@@ -187,6 +195,10 @@ class Gateway:
         if self._runner is not None:
             await self._runner.cleanup()
         self.runtime.access_log.flush()
+        if self._metrics_timer is not None:
+            self._metrics_timer.cancel()
+            self._metrics_timer = None
+        self.metrics.batches.flush()
         if self._session is not None:
             await self._session.close()
         for pool in self._upstreams.values():

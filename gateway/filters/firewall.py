@@ -18,8 +18,6 @@ from ..routing import Matcher
 from .base import Filter
 
 if TYPE_CHECKING:
-    from prometheus_client import Counter
-
     from ..exchange import Exchange
     from ..metrics import Metrics
     from ..policy.schema import FirewallRule, Policy
@@ -54,7 +52,9 @@ class _Outcome:
 
     def __init__(self, verdict: Verdict, metrics: Metrics) -> None:
         self.verdict = verdict
-        self.counter: Counter = metrics.firewall_decisions.labels(verdict.rule, verdict.decision, verdict.mode)
+        self.counter = metrics.batches.counter(
+            metrics.firewall_decisions.labels(verdict.rule, verdict.decision, verdict.mode)
+        )
         self.reply = (
             LocalReply(status=verdict.status, reason="firewall_denied", message=DENIED_MESSAGE)
             if verdict.decision == "deny" and verdict.mode == "enforce" and verdict.status is not None

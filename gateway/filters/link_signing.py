@@ -64,7 +64,7 @@ class LinkSigning(Filter):
         self.content_types = frozenset(t.lower() for t in config.content_types)
         self.rewrite_in_scripts = config.rewrite_in_scripts
         self.protected = tuple((Matcher(RouteMatch(path=r.path)), r.param) for r in config.require_token)
-        self._counted = {a: metrics.links_rewritten.labels(a) for a in ("sign", "strip", "keep")}
+        self._counted = {a: metrics.batches.counter(metrics.links_rewritten.labels(a)) for a in ("sign", "strip", "keep")}
         # Decisions are pure (url, host) -> action: kept across responses, bounded.
         self._decisions: dict[tuple[str, str], LinkDecision | None] = {}
         self._results_cache: dict[tuple[str, str, str], tuple[int, str | None, UrlDecision]] = {}
