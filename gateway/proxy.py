@@ -66,7 +66,7 @@ class Proxy:
     """The public listener's handler; reads the current Runtime once per request."""
 
     def __init__(self, gateway: Any, metrics: Metrics) -> None:
-        # ``gateway`` owns the current runtime and the shared ClientSession.
+        # ``gateway`` owns the current runtime, the upstream pools and the WebSocket client.
         self.gateway = gateway
         self.metrics = metrics
 

@@ -1,4 +1,4 @@
-"""Process assembly: listeners, the shared upstream session, reloads, shutdown.
+"""Process assembly: listeners, the upstream connection pools, reloads, shutdown.
 
 ``Gateway`` owns the one reference that requests read (``runtime``); a reload
 compiles a complete new Runtime before swapping it, and a failed reload keeps
