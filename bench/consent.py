@@ -13,7 +13,10 @@ gateway's consent cookie) and a response with two Set-Cookie headers, for:
 
 (the HTML fragments are reused for a page seen before; "every page a new
 URL" builds them each time);
-- the same API exchange without any consent cookie.
+- the same API exchange without any consent cookie;
+- the request of ``bench/run.py``: its policy (two categories, banner off),
+  ``Cookie: sessionid=…; _ga=…`` without consent cookie, an HTML page with
+  the ``sessionid`` and ``_ga`` Set-Cookie headers (``_ga`` is removed both ways).
 
 Then the injector's throughput (MB/s, 10**6 bytes per second) on a 100 KiB
 helpdesk page fed in 64 KiB and in 4 KiB chunks, and on a page without
@@ -50,6 +53,29 @@ POLICY = Policy.model_validate({"consent": {
         "marketing": {"cookies": [{"glob": "_fb*"}]},
     },
 }})
+# The consent section of bench/servers.py gateway_policy(): what bench/run.py measures under load.
+SUITE_POLICY = Policy.model_validate({"consent": {
+    "enabled": True,
+    "version": "bench",
+    "keys": [{"id": "bench", "secret": "raw:a benchmark key, thirty-two bytes or more"}],
+    "categories": {
+        "necessary": {"cookies": [{"name": "sessionid"}]},
+        "analytics": {"cookies": [{"glob": "_ga*"}, {"name": "_gid"}]},
+    },
+    "banner": {"enabled": False},
+}})
+SUITE_COOKIE = "sessionid=abc123def456; _ga=GA1.1.42.1700000000"  # bench/content.py REQUEST_COOKIE
+SUITE_SET_COOKIES = (  # bench/content.py SET_COOKIES
+    "sessionid=abc123def456; Path=/; HttpOnly; SameSite=Lax",
+    "_ga=GA1.1.42.1700000000; Path=/; Max-Age=63072000",
+)
+SUITE_HEADERS = {  # what wrk sends (bench/measure.py)
+    "Host": "127.0.0.1:8080",
+    "Cookie": SUITE_COOKIE,
+    "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+    "Accept-Language": "en-GB,en;q=0.9",
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) bench/1.0",
+}
 ROUTE = CompiledRoute("default", 1 << 20, 60.0)
 
 
@@ -135,6 +161,35 @@ def per_request(number: int, rounds: int) -> None:
             run(flt.on_response_headers(ex))
 
         print(f"  {label:48} {(best(one, number, rounds) - floor) * 1e6:6.2f} µs")
+    suite(number, rounds)
+
+
+def suite_factory(headers: dict[str, str]) -> Callable[[], Exchange]:
+    def make() -> Exchange:
+        ex = make_exchange("/page.html", headers)
+        ex.response_status = 200
+        response: CIMultiDict[str] = CIMultiDict({"Content-Type": "text/html"})
+        for value in SUITE_SET_COOKIES:
+            response.add("Set-Cookie", value)
+        ex.response_headers = response
+        return ex
+
+    return make
+
+
+def suite(number: int, rounds: int) -> None:
+    """The request bench/run.py sends, under its policy: undecided visitor, banner off, HTML page."""
+    flt = CookieConsent(SUITE_POLICY, Metrics())
+    floor = best(suite_factory({k: v for k, v in SUITE_HEADERS.items() if k != "Cookie"}), number, rounds)
+    make = suite_factory(SUITE_HEADERS)
+
+    def one() -> None:
+        ex = make()
+        run(flt.on_request(ex))
+        run(flt.on_response_headers(ex))
+
+    label = "bench/run.py request (banner off, _ga removed)"
+    print(f"  {label:48} {(best(one, number, rounds) - floor) * 1e6:6.2f} µs")
 
 
 def helpdesk_page(size: int) -> bytes:

@@ -144,7 +144,7 @@ class CookieClassifier:
 
     __slots__ = (
         "_cache", "_cache_size", "_conditional_exact", "_conditional_globs", "_exact", "_glob_groups",
-        "_globs", "_rank", "necessary", "unclassified",
+        "_globs", "_rank", "cached_category", "necessary", "unclassified",
     )
 
     def __init__(
@@ -163,6 +163,10 @@ class CookieClassifier:
         self.unclassified = unclassified
         self._cache_size = cache_size
         self._cache: dict[str, str] = {}
+        # The cached category of a name looked up by name alone, or None: a bound
+        # dict.get, for hot loops that fall back to category_of. Never replaced,
+        # so it stays valid for the classifier's life.
+        self.cached_category: Callable[[str], str | None] = self._cache.get
         self._rank = {category: rank for rank, category in enumerate(categories)}
         self._exact: dict[str, str] = {}  # exact names without conditions; the first category keeps a name
         self._conditional_exact: list[_Conditional] = []  # in rank order

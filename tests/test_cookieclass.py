@@ -256,6 +256,16 @@ def test_long_names_are_not_cached() -> None:
     assert classifier.cache_entries == 1
 
 
+def test_cached_category_answers_only_from_the_cache() -> None:
+    classifier = CookieClassifier({"analytics": [M(glob="_ga*")]}, cache_size=1)
+    assert classifier.cached_category("_ga") is None
+    assert classifier.category_of("_ga") == "analytics"
+    assert classifier.cached_category("_ga") == "analytics"
+    assert classifier.category_of("_ga2") == "analytics"  # beyond the bound: answered, not cached
+    assert classifier.cached_category("_ga2") is None
+    assert classifier.cache_entries == 1
+
+
 def test_conditional_lookups_are_not_cached() -> None:
     assert CONDITIONAL.category_of("sid", domain="example.com") == "necessary"
     assert CONDITIONAL.category_of("sid") == "analytics"

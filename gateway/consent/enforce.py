@@ -17,19 +17,24 @@ In shadow mode the same judgement is made and reported, and nothing is removed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..cookieclass import CookieClassifier
 from ..cookies import filter_cookie_header, parse_set_cookie, set_cookie_name
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Report:
     """What one direction of one exchange removed (or would remove, in shadow mode)."""
 
-    removed: dict[str, int] = field(default_factory=dict)  # category -> cookies
-    unclassified: list[str] = field(default_factory=list)  # names no category claims, in order seen
-    passed: list[tuple[str, str, str]] = field(default_factory=list)  # (category, name, Set-Cookie) kept, not necessary
+    removed: dict[str, int]  # category -> cookies
+    unclassified: list[str]  # names no category claims, in order seen
+    passed: list[tuple[str, str, str]]  # (category, name, Set-Cookie) kept, not necessary
+
+    def __init__(self) -> None:  # two per request: literals are cheaper than default factories
+        self.removed = {}
+        self.unclassified = []
+        self.passed = []
 
     def count(self, category: str) -> None:
         self.removed[category] = self.removed.get(category, 0) + 1
@@ -41,6 +46,10 @@ def default_path(request_path: str) -> str:
         return "/"
     cut = request_path.rfind("/")
     return request_path[:cut] if cut > 0 else "/"
+
+
+_DELETION_CACHE = 1024  # Set-Cookie attribute strings whose Max-Age verdict is kept
+_CACHED_ATTRIBUTES = 256  # longer attribute strings are parsed every time, never kept
 
 
 class Enforcer:
@@ -55,22 +64,26 @@ class Enforcer:
         self.conditional = conditional  # some matcher has a domain or path condition
         self.unclassified = classifier.unclassified
         self.necessary = classifier.necessary
+        # A helpdesk sends the same attributes with every response (only the value
+        # changes): whether they delete the cookie is worked out once per string.
+        self._deletes: dict[str, bool] = {}
 
     def _keeper(self, granted: frozenset[str], report: Report, shadow: bool) -> Callable[[str], bool]:
-        category_of = self.classifier.category_of
+        cached, category_of = self.classifier.cached_category, self.classifier.category_of
         own, passthrough, unclassified = self.own_cookie, self.passthrough, self.unclassified
+        removed, unclassified_names = report.removed, report.unclassified
 
-        def keep(name: str) -> bool:
+        def keep(name: str) -> bool:  # once per cookie of every request: everything bound, nothing called twice
             if name == own:
                 return False
             if name in passthrough:
                 return True
-            category = category_of(name)
+            category = cached(name) or category_of(name)
             if category == unclassified:
-                report.unclassified.append(name)
+                unclassified_names.append(name)
             if category in granted:
                 return True
-            report.count(category)
+            removed[category] = removed.get(category, 0) + 1
             return shadow
 
         return keep
@@ -106,6 +119,8 @@ class Enforcer:
         """
         report = Report()
         kept: list[str] = []
+        # Without domain or path conditions the name alone decides: its category is cached.
+        cached = None if self.conditional else self.classifier.cached_category
         for value in values:
             name = set_cookie_name(value)
             if name == self.own_cookie:
@@ -113,7 +128,7 @@ class Enforcer:
             if name in self.passthrough:
                 kept.append(value)
                 continue
-            category = self.category_of_set_cookie(value, name, host, request_path)
+            category = (cached and cached(name)) or self.category_of_set_cookie(value, name, host, request_path)
             if category == self.unclassified:
                 report.unclassified.append(name)
             if category in granted:
@@ -121,10 +136,26 @@ class Enforcer:
                 if category != self.necessary:
                     report.passed.append((category, name, value))
                 continue
-            if parse_set_cookie(value).max_age == 0:
+            if self.deletes(value):
                 kept.append(value)  # a deletion stores nothing
                 continue
             report.count(category)
             if shadow:
                 kept.append(value)
         return kept, report
+
+    def deletes(self, value: str) -> bool:
+        """Whether the Set-Cookie ``value`` deletes its cookie (Max-Age zero or negative)."""
+        attributes = value.partition(";")[2]  # all parse_set_cookie reads Max-Age from
+        deletes = self._deletes.get(attributes)
+        if deletes is None:
+            deletes = parse_set_cookie(value).max_age == 0
+            if len(attributes) <= _CACHED_ATTRIBUTES:
+                if len(self._deletes) >= _DELETION_CACHE:
+                    self._deletes.clear()  # e.g. an Expires date in every response: start over
+                self._deletes[attributes] = deletes
+        return deletes
+
+    @property
+    def deletion_cache_entries(self) -> int:
+        return len(self._deletes)

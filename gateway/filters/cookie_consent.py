@@ -35,9 +35,8 @@ from ..encoding import decoder_for
 from .base import Filter
 
 if TYPE_CHECKING:
-    from prometheus_client import Counter
-
     from ..exchange import BodyRewriter, Exchange, LocalReply
+    from ..metric_batches import BatchedCounter
     from ..metrics import Metrics
     from ..policy.schema import Policy
     from ..store import Store
@@ -45,6 +44,16 @@ if TYPE_CHECKING:
 NAME = "consent"
 NOTE = "consent"
 _CACHE_SIZE = 512  # Accept-Language values and built fragments kept per filter
+_CACHED_VALUE_LENGTH = 256
+_REMOVED = {direction: f"{direction}_cookies_removed" for direction in ("request", "response")}  # decision names
+
+
+def _remember(cache: dict[str, bool], key: str, verdict: bool) -> None:
+    """Keep a header value's verdict; bounded, and long values (never repeated in practice) are not kept."""
+    if len(key) <= _CACHED_VALUE_LENGTH:
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[key] = verdict
 
 
 class CookieConsent(Filter):
@@ -66,7 +75,16 @@ class CookieConsent(Filter):
             self.c, self.m, store=store, retention=policy.store.receipt_retention, shadow=config.shadow
         )
         self.endpoints = Endpoints(self.c, self.decider)
-        self._removed: dict[tuple[str, str], Counter] = {}
+        # Bound once: the hooks below run on every request.
+        self._resolver = self.c.resolver
+        self._enforcer = self.c.enforcer
+        self._inject = config.banner.enabled
+        self._exclude = tuple(config.banner.exclude_paths)
+        # Response header values -> verdict; a site sends a handful of distinct ones.
+        self._html_types: dict[str, bool] = {}  # Content-Type -> HTML the injector can handle
+        self._decodable: dict[str, bool] = {}  # Content-Encoding -> the gateway can decode it
+        # Counter children per direction, bound on first use (categories come from the policy: bounded).
+        self._removed: dict[str, dict[str, BatchedCounter]] = {"request": {}, "response": {}}
         self._injected = {kind: self.m.banners.labels(kind) for kind in ("banner", "settings_link")}
         self._languages: dict[str, str] = {}  # Accept-Language -> offered language
         self._fragments: dict[tuple[object, ...], bytes] = {}
@@ -75,21 +93,22 @@ class CookieConsent(Filter):
     def enabled_in(cls, policy: Policy) -> bool:
         return policy.consent.enabled
 
-    def _removed_counter(self, category: str, direction: str) -> Counter:
-        key = (category, direction)
-        child = self._removed.get(key)
-        if child is None:  # categories come from the policy: bounded
-            child = self._removed[key] = self.m.cookies_removed.labels(category, direction, self.mode)
-        return child
-
     def _account(self, ex: Exchange, report: Report, direction: str) -> None:
-        for name in report.unclassified[:32]:
-            self.m.unclassified_name(name, direction)
-        if report.removed:
-            for category, count in report.removed.items():
-                self._removed_counter(category, direction).inc(count)
-            rule = ",".join(sorted(report.removed))
-            ex.decide(NAME, f"{direction}_cookies_removed", rule, self.mode)
+        if report.unclassified:
+            for name in report.unclassified[:32]:
+                self.m.unclassified_name(name, direction)
+        removed = report.removed
+        if removed:
+            counters = self._removed[direction]
+            for category, count in removed.items():
+                child = counters.get(category)
+                if child is None:
+                    child = counters[category] = self.metrics.batches.counter(
+                        self.m.cookies_removed.labels(category, direction, self.mode)
+                    )
+                child.inc(count)
+            rule = next(iter(removed)) if len(removed) == 1 else ",".join(sorted(removed))
+            ex.decide(NAME, _REMOVED[direction], rule, self.mode)
 
     # -- request ----------------------------------------------------------------
 
@@ -97,15 +116,16 @@ class CookieConsent(Filter):
         headers = ex.upstream_headers
         cookies = headers.getall("Cookie", [])
         gpc = headers.get("Sec-GPC", "").strip() == "1"
-        resolution = self.c.resolver.resolve(cookies, gpc)
+        resolution = self._resolver.resolve(cookies, gpc)
         if resolution.invalid:
             self.m.rejected_states.inc()
         ex.notes[NOTE] = resolution
         path = ex.path
-        if path.startswith(self.prefix) and (len(path) == len(self.prefix) or path[len(self.prefix)] == "/"):
+        prefix = self.prefix
+        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
             return await self.endpoints.handle(ex, resolution)
         if cookies:
-            kept, report = self.c.enforcer.filter_request(cookies, resolution.granted, shadow=self.shadow)
+            kept, report = self._enforcer.filter_request(cookies, resolution.granted, shadow=self.shadow)
             if kept != cookies:
                 headers.popall("Cookie", None)
                 for value in kept:
@@ -122,7 +142,7 @@ class CookieConsent(Filter):
         headers = ex.response_headers
         set_cookies = headers.getall("Set-Cookie", [])
         if set_cookies:
-            kept, report = self.c.enforcer.filter_set_cookies(
+            kept, report = self._enforcer.filter_set_cookies(
                 set_cookies, resolution.granted, host=ex.host, request_path=ex.path, shadow=self.shadow
             )
             if len(kept) != len(set_cookies):
@@ -134,7 +154,7 @@ class CookieConsent(Filter):
                 for category, name, value in report.passed:
                     self.c.seen.note_header(category, name, value, where)
             self._account(ex, report, "response")
-        if not self.banner.enabled or not self._is_page(ex):
+        if not self._inject or not self._is_page(ex):
             return None
         if "cookie" not in headers.get("Vary", "").lower():
             headers.add("Vary", "Cookie")
@@ -155,16 +175,25 @@ class CookieConsent(Filter):
             return False
         headers = ex.response_headers
         content_type = headers.get("Content-Type", "")
-        if not content_type.lower().startswith("text/html") or not charset_compatible(content_type):
+        html = self._html_types.get(content_type)
+        if html is None:
+            html = content_type.lower().startswith("text/html") and charset_compatible(content_type)
+            _remember(self._html_types, content_type, html)
+        if not html:
             return False
-        if decoder_for(headers.get("Content-Encoding", "")) is None:
+        encoding = headers.get("Content-Encoding", "")
+        decodable = self._decodable.get(encoding)
+        if decodable is None:  # decoder_for builds a decompressor: ask once per value
+            decodable = decoder_for(encoding) is not None
+            _remember(self._decodable, encoding, decodable)
+        if not decodable:
             return False
         if headers.get("Content-Disposition", "").lower().startswith("attachment"):
             return False
         destination = ex.request.headers.get("Sec-Fetch-Dest")
         if destination is not None and destination != "document":
             return False
-        return not any(ex.path.startswith(p) for p in self.banner.exclude_paths)
+        return not ex.path.startswith(self._exclude)
 
     def _language(self, ex: Exchange) -> str:
         header = ex.request.headers.get("Accept-Language", "")

@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.consent import enforce
 from gateway.consent.enforce import Enforcer, default_path
 from gateway.cookieclass import CookieClassifier, CookieMatcher
-from gateway.cookies import cookie_names
+from gateway.cookies import cookie_names, parse_set_cookie
+from tests.consent.support import compiled
 
 CLASSIFIER = CookieClassifier(
     {
@@ -123,6 +125,44 @@ def test_shadow_mode_keeps_set_cookies_but_never_the_forged_consent_cookie() -> 
     kept, report = ENFORCER.filter_set_cookies(SET_COOKIES, NONE, host="h", request_path="/", shadow=True)
     assert kept == [v for v in SET_COOKIES if not v.startswith("pgw_consent")]
     assert report.removed == {"analytics": 1, "preferences": 1, "unclassified": 2}
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    ["Max-Age=0", "max-age=-1; Path=/", "Max-Age=0; Max-Age=5", "Max-Age=5; Max-Age=0", "Max-Age=x", "Max-Age= 0 ",
+     "Max-Age=" + "0" * 2000, "Expires=Thu, 01 Jan 1970 00:00:00 GMT", "Path=/", ""],
+)
+def test_deletions_are_recognised_like_parse_set_cookie_does_from_the_cache_too(attributes: str) -> None:
+    enforcer = Enforcer(CLASSIFIER, own_cookie="pgw_consent")
+    for value in ("1", "other-value"):  # the second answer comes from the cache
+        set_cookie = f"_ga={value}; {attributes}"
+        deleted = parse_set_cookie(set_cookie).max_age == 0
+        assert enforcer.deletes(set_cookie) is deleted
+        kept, report = enforcer.filter_set_cookies([set_cookie], NONE, host="h", request_path="/")
+        assert kept == ([set_cookie] if deleted else []) and report.removed == ({} if deleted else {"analytics": 1})
+
+
+def test_the_deletion_cache_is_bounded_and_skips_long_attributes() -> None:
+    enforcer = Enforcer(CLASSIFIER, own_cookie="pgw_consent")
+    for seconds in range(enforce._DELETION_CACHE * 2 + 10):  # e.g. a fresh Expires date on every response
+        assert not enforcer.deletes(f"_ga=1; Max-Age={seconds + 1}")
+        assert enforcer.deletion_cache_entries <= enforce._DELETION_CACHE
+    assert enforcer.deletes("_ga=1; Max-Age=0")
+    long = "_ga=1; Max-Age=0; Path=/" + "a" * enforce._CACHED_ATTRIBUTES
+    entries = enforcer.deletion_cache_entries
+    assert enforcer.deletes(long) and enforcer.deletion_cache_entries == entries
+
+
+def test_each_policy_has_its_own_caches() -> None:
+    first, second = compiled(), compiled(categories={"necessary": {"cookies": [{"glob": "_ga*"}]}})
+    assert first.enforcer.filter_set_cookies(["_ga=1; Max-Age=9"], NONE, host="h", request_path="/")[0] == []
+    assert first.enforcer.deletion_cache_entries == 1 and second.enforcer.deletion_cache_entries == 0
+    # A reloaded policy that calls _ga necessary keeps it, whatever the old policy's caches hold.
+    assert second.enforcer.filter_set_cookies(["_ga=1; Max-Age=9"], NONE, host="h", request_path="/")[0] == [
+        "_ga=1; Max-Age=9"
+    ]
+    assert second.enforcer.filter_request(["_ga=1"], NONE)[0] == ["_ga=1"]
+    assert first.enforcer.filter_request(["_ga=1"], NONE)[0] == []
 
 
 def test_domain_and_path_conditions_apply_to_set_cookie() -> None:

@@ -10,12 +10,15 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
+from multidict import CIMultiDict
 
+from gateway.filters import cookie_consent
 from gateway.filters.cookie_consent import CookieConsent
+from gateway.metrics import Metrics
 from gateway.server import Gateway
 from gateway.store import SQLiteStore
 from tests.conftest import StartGateway
-from tests.consent.support import gateway_policy, set_cookie_value
+from tests.consent.support import gateway_policy, make_exchange, policy, set_cookie_value
 
 P = "/_privacy/consent"
 PAGE = "/cookie-page"
@@ -157,6 +160,50 @@ async def test_nothing_is_injected_where_it_does_not_belong(
     response, body = await fetch(gw, PAGE + query, headers=headers, method=method)
     assert b"pgw-consent" not in body
     assert response.headers.getall("Set-Cookie") == ["sessionid=s3ss; Path=/; HttpOnly; SameSite=Lax"]
+
+
+async def injects(flt: CookieConsent, content_type: str, encoding: str = "", path: str = PAGE) -> bool:
+    ex = make_exchange(path)
+    assert await flt.on_request(ex) is None
+    ex.response_status = 200
+    ex.response_headers = CIMultiDict({"Content-Type": content_type})
+    if encoding:
+        ex.response_headers["Content-Encoding"] = encoding
+    return await flt.on_response_headers(ex) is not None
+
+
+async def test_page_verdicts_are_cached_bounded_and_belong_to_one_policy() -> None:
+    flt = CookieConsent(policy(), Metrics())
+    for _ in range(2):  # the second round is answered from the caches
+        assert await injects(flt, "text/html")
+        assert await injects(flt, "TEXT/HTML; charset=UTF-8", "gzip")
+        assert not await injects(flt, "text/html; charset=utf-16")
+        assert not await injects(flt, "text/html", "br")
+        assert not await injects(flt, "application/json")
+    for index in range(cookie_consent._CACHE_SIZE * 2 + 10):
+        assert await injects(flt, f"text/html; charset=utf-8; v={index}")
+        assert len(flt._html_types) <= cookie_consent._CACHE_SIZE
+    entries = len(flt._html_types)
+    assert not await injects(flt, "text/html; charset=utf-16; " + "x" * cookie_consent._CACHED_VALUE_LENGTH)
+    assert len(flt._html_types) == entries  # a long value is judged, not kept
+    reloaded = CookieConsent(policy(banner={"exclude_paths": [PAGE]}), Metrics())
+    assert not await injects(reloaded, "text/html")
+    assert await injects(reloaded, "text/html", path="/other")
+
+
+async def test_removals_are_recorded_as_one_decision_per_direction() -> None:
+    flt = CookieConsent(policy(), Metrics())
+    ex = make_exchange("/api", headers={"Cookie": "lang=nb; sessionid=1; _ga=2; _gid=3"})
+    assert await flt.on_request(ex) is None
+    ex.response_status = 200
+    ex.response_headers = CIMultiDict([("Set-Cookie", "_ga=1"), ("Set-Cookie", "sessionid=2")])
+    assert await flt.on_response_headers(ex) is None
+    assert ex.upstream_headers.getall("Cookie") == ["sessionid=1"]
+    assert ex.response_headers.getall("Set-Cookie") == ["sessionid=2"]
+    assert [(d.filter, d.decision, d.rule, d.mode) for d in ex.decisions] == [
+        ("consent", "request_cookies_removed", "analytics,preferences", "enforce"),
+        ("consent", "response_cookies_removed", "analytics", "enforce"),
+    ]
 
 
 async def test_after_a_decision_only_the_settings_link(gw: Gateway) -> None:
