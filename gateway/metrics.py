@@ -46,6 +46,10 @@ class Metrics:
         self.in_flight = self.batches.gauge(Gauge(
             f"{PREFIX}_in_flight_requests", "Requests being handled now.", registry=r, multiprocess_mode="livesum"
         ))
+        self.upstream_connections = Gauge(
+            f"{PREFIX}_upstream_connections", "Connections to the upstream: open (in use or idle) and idle, "
+            "updated every second.", ["state"], registry=r, multiprocess_mode="livesum",
+        )
         self.websockets = Gauge(
             f"{PREFIX}_websocket_sessions", "WebSocket sessions open now.", registry=r, multiprocess_mode="livesum"
         )

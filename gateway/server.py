@@ -183,7 +183,12 @@ class Gateway:
 
     def _flush_metrics(self) -> None:
         """Push batched metric updates to prometheus-client every second (the workers' files)."""
+        pools = self._upstreams.values()
+        self.metrics.upstream_connections.labels("open").set(sum(pool.open_connections for pool in pools))
+        self.metrics.upstream_connections.labels("idle").set(sum(pool.idle_connections for pool in pools))
         self.metrics.batches.flush()
+        if self._metrics_timer is not None:
+            self._metrics_timer.cancel()
         self._metrics_timer = asyncio.get_running_loop().call_later(_METRICS_FLUSH_EVERY, self._flush_metrics)
 
     async def stop(self) -> None:

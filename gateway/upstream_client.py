@@ -364,6 +364,10 @@ class UpstreamPool:
     def open_connections(self) -> int:
         return len(self._open)
 
+    @property
+    def idle_connections(self) -> int:
+        return sum(1 for conn in self._idle if not conn.closed)
+
     async def request(self, method: str, target: str, headers: CIMultiDict[str],
                       body: bytes | AsyncIterable[bytes] | None = None) -> UpstreamResponse:
         """Send ``method target`` and wait for the response head.

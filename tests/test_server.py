@@ -244,7 +244,26 @@ def test_reload_names_only_the_settings_that_need_a_restart() -> None:
         return Runtime(Policy.model_validate(doc), Metrics())
 
     base = runtime({})
-    per_request = runtime({"limits": {"body_timeout": "5s", "send_timeout": "5s", "max_body_bytes": "1MiB"}})
+    per_request = runtime({"limits": {"body_timeout": "5s", "send_timeout": "5s", "max_body_bytes": "1MiB"},
+                           "upstream": {"max_connections": 7}})
     assert _listener_changes(base, per_request) == []
     restart = runtime({"listen": {"port": 9}, "limits": {"header_timeout": "1s", "max_connections": 5}})
     assert _listener_changes(base, restart) == ["listen", "limits.header_timeout", "limits.max_connections"]
+
+
+async def test_a_reload_with_a_new_pool_size_uses_a_new_pool_and_the_gauge_counts_both(
+    start_gateway: StartGateway,
+) -> None:
+    gw = await start_gateway({})
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{gw.base_url}/echo") as resp:  # type: ignore[attr-defined]
+            assert resp.status == 200
+        first = gw.upstream_pool(gw.runtime)
+        _rewrite_policy(_policy_path(gw), lambda doc: doc.setdefault("upstream", {}).update(max_connections=3))
+        assert await gw.reload()
+        async with session.get(f"{gw.base_url}/echo") as resp:  # type: ignore[attr-defined]
+            assert resp.status == 200
+    assert gw.upstream_pool(gw.runtime) is not first
+    gw._flush_metrics()
+    assert _sample(gw, "privacy_gateway_upstream_connections", {"state": "open"}) == 2
+    assert _sample(gw, "privacy_gateway_upstream_connections", {"state": "idle"}) == 2

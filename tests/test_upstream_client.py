@@ -439,3 +439,13 @@ async def test_a_large_body_is_read_with_bounded_buffering() -> None:
         response.release()
     assert total == size
     assert most <= _HIGH_WATER + 2 * 2**20  # the high-water mark plus what one socket read may bring
+
+
+async def test_idle_connections_are_counted_as_idle_until_taken() -> None:
+    async with scripted(answer(OK, OK)) as server, pool_for(server.port) as pool:
+        assert (pool.open_connections, pool.idle_connections) == (0, 0)
+        response = await pool.request("GET", "/", headers())
+        assert (pool.open_connections, pool.idle_connections) == (1, 0)
+        assert await response.read() == b"hello"
+        response.release()
+        assert (pool.open_connections, pool.idle_connections) == (1, 1)
