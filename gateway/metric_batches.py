@@ -18,7 +18,7 @@ Everything runs on the event loop's thread, as do the scrapes.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -91,6 +91,7 @@ class BatchedHistogram:
 
 
 Batched = BatchedCounter | BatchedGauge | BatchedHistogram
+_B = TypeVar("_B", BatchedCounter, BatchedGauge, BatchedHistogram)
 
 
 class Batches:
@@ -101,24 +102,20 @@ class Batches:
         registry.register(self)
 
     def counter(self, child: Counter) -> BatchedCounter:
-        batched = self._children.get(id(child))
-        if batched is None:
-            batched = self._children[id(child)] = BatchedCounter(child)
-        assert isinstance(batched, BatchedCounter)
-        return batched
+        return self._wrap(child, BatchedCounter)
 
     def gauge(self, child: Gauge) -> BatchedGauge:
-        batched = self._children.get(id(child))
-        if batched is None:
-            batched = self._children[id(child)] = BatchedGauge(child)
-        assert isinstance(batched, BatchedGauge)
-        return batched
+        return self._wrap(child, BatchedGauge)
 
     def histogram(self, child: Histogram) -> BatchedHistogram:
+        return self._wrap(child, BatchedHistogram)
+
+    def _wrap(self, child: Any, kind: type[_B]) -> _B:
+        """One wrapper per child, however often it is asked for."""
         batched = self._children.get(id(child))
         if batched is None:
-            batched = self._children[id(child)] = BatchedHistogram(child)
-        assert isinstance(batched, BatchedHistogram)
+            batched = self._children[id(child)] = kind(child)
+        assert isinstance(batched, kind)
         return batched
 
     def flush(self) -> None:
