@@ -45,188 +45,58 @@ closed), so a huge ``data:`` image stays and a huge ``href`` goes. Output
 never depends on where chunks split. At the end of the body an unfinished tag
 is emitted as it is (browsers drop it). The ``encoding`` must be
 ASCII-compatible (ValueError otherwise; LookupError for an unknown name).
+
+The element tables, the tokenizer's patterns and the reading of attribute
+values are in ``htmlsyntax``; one match of its ``SKIP`` passes over all that
+needs no attention (text, comments, ordinary tags) and takes the next common
+link tag whole, so Python runs about once per link.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
-from html.entities import html5 as _HTML5
 from typing import Final
 
+from .htmlsyntax import (
+    A_DONE,
+    A_NAME,
+    ATTR,
+    C0_SPACE,
+    CDATA_END,
+    COMMENT_END,
+    FOREIGN,
+    NAME_REST,
+    RAW_END,
+    RAW_TEXT,
+    SELECT_ENDS,
+    SELECT_IGNORES,
+    SEP,
+    SKIP,
+    SKIP_TRACKING,
+    TAG_NAME,
+    URL_ATTRIBUTES,
+    URL_KINDS,
+    WS_RUN,
+    advance_attribute,
+    attribute_text,
+    match_end,
+    srcset_candidates,
+    url_text,
+)
 from .textrewrite import STRIP, Strip, TextLinkRewriter, UrlDecider, UrlDecision
 
-__all__ = ["STRIP", "URL_ATTRIBUTES", "HtmlLinkRewriter", "Strip", "TextLinkRewriter", "UrlDecider", "UrlDecision"]
+__all__ = [
+    "STRIP", "URL_ATTRIBUTES", "HtmlLinkRewriter", "Strip", "TextLinkRewriter", "UrlDecider", "UrlDecision",
+    "attribute_text", "srcset_candidates", "url_text",
+]
 
-# element -> attribute -> kind: "url" (one URL), "srcset" (candidate list), "html" (a document)
-URL_ATTRIBUTES: Final[dict[bytes, dict[bytes, str]]] = {
-    b"a": {b"href": "url", b"xlink:href": "url"},
-    b"area": {b"href": "url"},
-    b"form": {b"action": "url"},
-    b"button": {b"formaction": "url"},
-    b"input": {b"formaction": "url"},
-    b"iframe": {b"src": "url", b"srcdoc": "html"},
-    b"img": {b"srcset": "srcset"},
-    b"image": {b"srcset": "srcset"},
-    b"source": {b"srcset": "srcset"},
-}
-_RAW_TEXT: Final = frozenset(
-    {b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes", b"noscript", b"plaintext"}
-)
-_FOREIGN: Final = frozenset({b"svg", b"math"})
-_SELECT_IGNORES: Final = _RAW_TEXT - {b"script", b"textarea"}  # start tags older parsers ignore in <select>
-_SELECT_ENDS: Final = frozenset({b"input", b"keygen", b"textarea"})
-_INTERESTING: Final = frozenset(URL_ATTRIBUTES) | _RAW_TEXT | _FOREIGN | {b"select", b"keygen"}
 _MAX_NESTING: Final = 8
 _ALPHA: Final = frozenset(range(0x41, 0x5B)) | frozenset(range(0x61, 0x7B))
-
-_W = rb"\t\n\x0c\r "
-
-
-def _ci(name: bytes) -> bytes:
-    return b"".join(b"[%c%c]" % (c, c - 32) if 0x61 <= c <= 0x7A else re.escape(bytes((c,))) for c in name)
-
-
-def _any_of(names: Iterable[bytes]) -> bytes:
-    """Alternation in the given order (frequent first); a delimiter check must follow it."""
-    return b"(?:" + b"|".join(_ci(n) for n in names) + b")"
-
-
-def _not_named(names: frozenset[bytes]) -> bytes:
-    """First letter of a tag name that is none of ``names`` (ASCII case-insensitive)."""
-    firsts = sorted({n[0] for n in names})
-    free = bytes(c for c in range(0x61, 0x7B) if c not in firsts)
-    alts = [b"[" + free + free.upper() + b"]"]
-    for f in firsts:
-        rests = b"|".join(_ci(n[1:]) for n in sorted(names, key=len, reverse=True) if n[0] == f)
-        alts.append(b"[%c%c](?!(?:%s)[%s/>])" % (f, f - 32, rests, _W))
-    return b"(?:" + b"|".join(alts) + b")"
-
-
-_VALUE = rb"""(?:"[^"]*+"|'[^']*+'|[^%(w)s>"'][^%(w)s>]*+|(?=>))""" % {b"w": _W}
-_ATTRS = rb"(?:[%(w)s/]++|[^%(w)s/>][^%(w)s/>=]*+(?:[%(w)s]*+=[%(w)s]*+%(v)s|(?![%(w)s]*+=)))*+>" % {
-    b"w": _W, b"v": _VALUE}
-
-
-# Frequent tag names that need no attention, tried first because it is cheap (lower case only).
-_COMMON: Final = frozenset(
-    b"b br code dd div dl dt em footer h1 h2 h3 h4 h5 h6 header hr i label li link main meta nav ol p pre section "
-    b"small span strong table tbody td th thead time tr u ul".split()
-) - _INTERESTING
-
-
-def _skip(end_tags: bytes) -> re.Pattern[bytes]:
-    """Text, comments and complete tags that need no attention, matched in C."""
-    return re.compile(
-        rb"(?:[^<]++|<(?:/%(e)s[a-zA-Z0-9]*+>|%(c)s(?=[%(w)s/>])%(a)s|/%(e)s[^%(w)s/>]*+%(a)s|%(s)s[^%(w)s/>]*+%(a)s"
-        rb"|(?=[^a-zA-Z!/?])|!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)))*+"
-        % {b"s": _not_named(_INTERESTING), b"e": end_tags, b"c": b"(?:" + b"|".join(sorted(_COMMON)) + b")",
-           b"w": _W, b"a": _ATTRS}
-    )
-
-
-_SKIP: Final = _skip(b"[a-zA-Z]")
-_SKIP_TRACKING: Final = _skip(_not_named(_FOREIGN | {b"select"}))  # inside svg/math/select
-_ATTR: Final = re.compile(
-    rb"""([%(w)s/]*+)(?:(>)|([^%(w)s/>][^%(w)s/>=]*+)(?:([%(w)s]*+=[%(w)s]*+)(?:"([^"]*+)"|'([^']*+)'"""
-    rb"""|([^%(w)s>"'][^%(w)s>]*+)(?=[%(w)s>])|(?=>))|[%(w)s]*+(?=[^%(w)s=])))""" % {b"w": _W}
-)
-# A whole tag of a URL element with at most one URL-like attribute: the common case, in one match.
-_URL_NAMES = _any_of([b"href", b"src", b"srcset", b"action", b"formaction", b"xlink:href", b"srcdoc"])
-_OTHER_ATTRS = rb"(?:[%(w)s/]++|(?!%(u)s[%(w)s/>=])[^%(w)s/>][^%(w)s/>=]*+(?:[%(w)s]*+=[%(w)s]*+%(v)s|(?![%(w)s]*+=)))*+" % {
-    b"w": _W, b"v": _VALUE, b"u": _URL_NAMES}
-_URL_TAG: Final = re.compile(
-    rb"""<(%(e)s)(?=[%(w)s/>])%(o)s(?:(%(u)s)(?=[%(w)s/>=])(?:([%(w)s]*+=[%(w)s]*+)(?:"([^"]*+)"|'([^']*+)'"""
-    rb"""|([^%(w)s>"'][^%(w)s>]*+)|(?=>))|(?![%(w)s]*+=))%(o)s)?>"""
-    % {b"e": _any_of([b"a", b"img", b"input", b"form", b"button", b"source", b"area", b"iframe", b"image"]), b"w": _W, b"o": _OTHER_ATTRS, b"u": _URL_NAMES}
-)
-_NOT_PLAIN: Final = bytes(range(0x21)) + b"&"  # a URL without these (and ASCII) needs no decoding
-_TAG_NAME: Final = re.compile(rb"[^%s/>]*+" % _W)
-_NAME_REST: Final = re.compile(rb"[^%s/>=]*+" % _W)
-_SEP: Final = re.compile(rb"[%s/]*+" % _W)
-_WS_RUN: Final = re.compile(rb"[%s]*+" % _W)
-_UNQUOTED: Final = re.compile(rb"[^%s>]*+" % _W)
-_COMMENT_END: Final = re.compile(rb"--!?>")
-_CDATA_END: Final = re.compile(rb"\]\]>")
-_RAW_END: Final = {n: re.compile(rb"</%s[%s/>]" % (_ci(n), _W)) for n in _RAW_TEXT if n != b"plaintext"}
-
-_CHARREF: Final = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z0-9]+;?)")
-_C0_SPACE: Final = "".join(map(chr, range(0x21)))
-_TAB_NEWLINE: Final = str.maketrans("", "", "\t\n\r")
 _SRCSET_UNSAFE: Final = re.compile(r"[\t\n\x0c\r ,]")
 _SRCSET_WS: Final = "\t\n\x0c\r "
 
 _DATA, _TAG, _TAG_NAME_LONG, _ATTR_REST, _COMMENT, _BOGUS, _RAW, _AMBIGUOUS = range(8)
-_A_NAME, _A_AFTER, _A_VALUE, _A_DQ, _A_SQ, _A_UQ, _A_DONE = range(7)
-
-
-def _match_end(pattern: re.Pattern[bytes], buf: bytes, pos: int) -> int:
-    """End of a pattern that matches everywhere (possibly empty)."""
-    m = pattern.match(buf, pos)
-    return pos if m is None else m.end()
-
-
-def _charref(m: re.Match[str]) -> str:
-    ref = m.group(1)
-    if ref[0] == "#":
-        return html.unescape(m.group(0))
-    if ref[-1] == ";":
-        return _HTML5.get(ref, m.group(0))
-    if ref in _HTML5 and m.string[m.end() : m.end() + 1] != "=":
-        return _HTML5[ref]
-    return m.group(0)  # in an attribute, "&copy=" and "&copyx" are not references
-
-
-def attribute_text(raw: bytes, encoding: str = "utf-8") -> str:
-    """An attribute value as the tokenizer gives it to the page (references decoded)."""
-    text = raw.decode(encoding, "replace").replace("\x00", "\ufffd")
-    return _CHARREF.sub(_charref, text) if "&" in text else text
-
-
-def url_text(raw: bytes, encoding: str = "utf-8") -> str:
-    """An attribute value as a browser's URL parser receives it."""
-    if raw.isascii() and len(raw.translate(None, _NOT_PLAIN)) == len(raw):
-        return raw.decode("ascii")
-    key = (raw, encoding)
-    text = _URL_TEXT_CACHE.get(key)
-    if text is None:
-        # Decoding references costs microseconds; pages repeat the same links on every view.
-        text = attribute_text(raw, encoding).strip(_C0_SPACE).translate(_TAB_NEWLINE)
-        if len(_URL_TEXT_CACHE) >= _URL_TEXT_CACHE_SIZE:
-            _URL_TEXT_CACHE.clear()
-        if len(raw) <= 2048:
-            _URL_TEXT_CACHE[key] = text
-    return text
-
-
-_URL_TEXT_CACHE: dict[tuple[bytes, str], str] = {}
-_URL_TEXT_CACHE_SIZE = 10_000
-
-
-def srcset_candidates(value: str) -> list[tuple[int, int, int]]:
-    """``(url_start, url_end, candidate_end)`` per candidate, split as HTML's srcset parser splits."""
-    out: list[tuple[int, int, int]] = []
-    pos, n = 0, len(value)
-    while True:
-        while pos < n and value[pos] in "\t\n\x0c\r ,":
-            pos += 1
-        if pos >= n:
-            return out
-        start = pos
-        while pos < n and value[pos] not in "\t\n\x0c\r ":
-            pos += 1
-        end = pos
-        if value[end - 1] == ",":
-            end = len(value[start:end].rstrip(",")) + start
-            out.append((start, end, end))
-            continue
-        depth = 0
-        while pos < n and (value[pos] != "," or depth):
-            depth = (depth or value[pos] == "(") and value[pos] != ")"
-            pos += 1
-        out.append((start, end, pos))
-        pos += 1
 
 
 class HtmlLinkRewriter:
@@ -258,7 +128,7 @@ class HtmlLinkRewriter:
         self._closing = False
         self._attrs: dict[bytes, str] | None = None
         self._seen: dict[bytes, bool] = {}  # URL attribute of this tag -> its first copy was changed
-        self._astate = _A_DONE
+        self._astate = A_DONE
         self._drop = False
         self._end: re.Pattern[bytes] | None = None
         self._end_len = 0
@@ -307,7 +177,7 @@ class HtmlLinkRewriter:
             elif mode == _ATTR_REST:
                 pos = self._attr_rest(buf, pos)
             else:
-                end = _match_end(_TAG_NAME, buf, pos)
+                end = match_end(TAG_NAME, buf, pos)
                 if end < n:
                     self._mode = _TAG
                 pos = end
@@ -339,30 +209,23 @@ class HtmlLinkRewriter:
 
     def _data(self, buf: bytes, pos: int, final: bool) -> int:
         n = len(buf)
-        skip = _SKIP_TRACKING if self._depth or self._in_select else _SKIP
+        skip = SKIP_TRACKING if self._depth or self._in_select else SKIP
         while True:
             m = skip.match(buf, pos)
-            pos = pos if m is None else m.end()
-            if pos >= n:
-                return n
-            if pos + 1 >= n:
-                return self._need(buf, pos, final)
-            c = buf[pos + 1]
-            if c not in _ALPHA:
+            assert m is not None  # it matches the empty string
+            pos, value = m.end(), m.lastindex
+            if value is None:
                 break
-            m = _URL_TAG.match(buf, pos)
-            if m is None:
-                return self._open_tag(buf, pos, pos + 1, final)
-            # the common case in one match: a complete link tag with at most one attribute to look at
-            tag, pos = m.group(1).lower(), m.end()
-            if m.start(2) >= 0:
-                name = m.group(2)
-                kind = URL_ATTRIBUTES[tag].get(name.lower())
-                if kind is not None:
-                    self._url_attribute(buf, m, name, kind)
-            if tag == b"iframe" or tag == b"input":
-                self._tag, self._closing = tag, False
-                return self._tag_end(pos, False)
+            # it ended with a whole link tag: the common case, one match from link to link
+            if value > 1:
+                self._url_attribute(buf, m, value)
+        if pos >= n:
+            return n
+        if pos + 1 >= n:
+            return self._need(buf, pos, final)
+        c = buf[pos + 1]
+        if c in _ALPHA:  # a tag the link tag pattern did not take whole
+            return self._open_tag(buf, pos, pos + 1, final)
         if c == 0x2F:  # "</"
             if pos + 2 >= n:
                 return self._need(buf, pos, final)
@@ -374,7 +237,7 @@ class HtmlLinkRewriter:
             if buf.startswith(b"<!--", pos):
                 return self._comment_open(buf, pos, final)
             if self._depth and buf.startswith(b"<![CDATA[", pos):
-                return self._open_ambiguous(pos + 9, _CDATA_END, 3, _BOGUS)
+                return self._open_ambiguous(pos + 9, CDATA_END, 3, _BOGUS)
             if n - pos < 9 and (b"<!--".startswith(buf[pos:]) or self._depth and b"<![CDATA[".startswith(buf[pos:])):
                 return self._need(buf, pos, final)
             return self._bogus(buf, pos + 2)
@@ -392,7 +255,7 @@ class HtmlLinkRewriter:
         return p
 
     def _comment(self, buf: bytes, pos: int, final: bool) -> int:
-        m = _COMMENT_END.search(buf, pos)
+        m = COMMENT_END.search(buf, pos)
         if m is not None:
             self._mode = _DATA
             return m.end()
@@ -411,7 +274,7 @@ class HtmlLinkRewriter:
 
     def _open_tag(self, buf: bytes, lt: int, start: int, final: bool) -> int:
         n = len(buf)
-        end = _match_end(_TAG_NAME, buf, start)
+        end = match_end(TAG_NAME, buf, start)
         name = buf[start:end].lower()
         if end >= n:
             if final or n - lt <= self._cap:
@@ -425,31 +288,50 @@ class HtmlLinkRewriter:
             self._seen = {}
         return end
 
-    def _url_attribute(self, buf: bytes, m: re.Match[bytes], name: bytes, kind: str) -> None:
-        """The one URL attribute of a tag matched by _URL_TAG (no duplicates to mind)."""
-        start, value = m.start(2), m.lastindex or 0
-        if value == 2:  # a name alone: the tokenizer reads on over the spaces after it
-            end, extent, raw = m.end(2), _match_end(_WS_RUN, buf, m.end(2)), b""
-        else:
-            end = extent = m.end(value) + (value == 4 or value == 5)  # after the closing quote
-            raw = m.group(value) if value > 3 else b""
+    def _url_attribute(self, buf: bytes, m: re.Match[bytes], value: int) -> None:
+        """The one URL-like attribute of a link tag matched whole by SKIP (no duplicates to mind)."""
+        tag, name = m[1], m[2]  # (indexing costs less than group())
+        kind = URL_KINDS.get((tag, name))
+        if kind is None:  # not in lower case
+            kind = URL_ATTRIBUTES[tag.lower()].get(name.lower(), "")
+        if not kind:
+            return
+        start = m.start(2)
+        if value > 3:
+            raw = m[value]
+            end = extent = m.end(value) + (value < 6)  # after a closing quote
+        elif value == 3:  # "name=" right before ">"
+            raw, end = b"", m.end(3)
+            extent = end
+        else:  # a name alone: the tokenizer reads on over the spaces after it
+            raw, end = b"", m.end(2)
+            extent = match_end(WS_RUN, buf, end)
         if extent - start > self._cap:
             self._splice(buf, start, extent, b"")
             return
-        new = self._rewrite(kind, name, raw)
+        if kind == "url":  # _rewrite's first case, inline: nearly every link
+            url = raw.decode("ascii") if raw.isascii() else ""
+            if not (url and url.isprintable() and " " not in url and "&" not in url):  # url_text's fast case, inline
+                url = url_text(raw, self._encoding)
+            decision = self._decide(url)
+            if decision is None or decision == url:
+                return
+            new: bytes | None = b"" if decision is STRIP else self._written(name, decision)
+        else:
+            new = self._rewrite(kind, name, raw)
         if new is not None:
             self._splice(buf, start, end, new)
 
     def _tag_step(self, buf: bytes, pos: int, final: bool) -> int:
         attrs, n = self._attrs, len(buf)
         while True:
-            m = _ATTR.match(buf, pos)
+            m = ATTR.match(buf, pos)
             if m is None:
                 if final:
                     return n
                 if n - pos <= self._cap:
                     return self._hold(pos)
-                q = _match_end(_SEP, buf, pos)
+                q = match_end(SEP, buf, pos)
                 if q >= n:
                     return self._hold(n - 1)  # the last separator may be the "/" of "/>"
                 return self._hold(q) if n - q <= self._cap else self._long_attr(buf, q)
@@ -468,24 +350,24 @@ class HtmlLinkRewriter:
     def _tag_end(self, pos: int, self_closing: bool) -> int:
         name, self._mode = self._tag, _DATA
         if self._closing:
-            if name in _FOREIGN and self._open[name]:
+            if name in FOREIGN and self._open[name]:
                 self._open[name] -= 1
                 self._depth -= 1
             elif name == b"select":
                 self._in_select = False
-        elif name in _FOREIGN:
+        elif name in FOREIGN:
             self._open[name] += not self_closing
             self._depth += not self_closing
-        elif name in _RAW_TEXT:
-            if self._depth == 0 and name in _SELECT_ENDS:
+        elif name in RAW_TEXT:
+            if self._depth == 0 and name in SELECT_ENDS:
                 self._in_select = False
-            end = _RAW_END.get(name)
-            if self._depth or name == b"noscript" or self._in_select and name in _SELECT_IGNORES:
+            end = RAW_END.get(name)
+            if self._depth or name == b"noscript" or self._in_select and name in SELECT_IGNORES:
                 return self._open_ambiguous(pos, end, len(name) + 3, _DATA)
             self._mode, self._end, self._end_len, self._escape = _RAW, end, len(name) + 3, False
             if self._scripts and name in (b"script", b"style"):
                 self._text = TextLinkRewriter(self._decide, encoding=self._encoding)
-        elif self._depth == 0 and (name == b"select" or name in _SELECT_ENDS):
+        elif self._depth == 0 and (name == b"select" or name in SELECT_ENDS):
             self._in_select = name == b"select"
         return pos
 
@@ -518,7 +400,7 @@ class HtmlLinkRewriter:
             candidates = srcset_candidates(value)
             parts, changed = [], False
             for start, end, stop in candidates:
-                url = value[start:end].strip(_C0_SPACE)
+                url = value[start:end].strip(C0_SPACE)
                 decision = self._decide(url)
                 if decision is None or decision == url:
                     parts.append(value[start:stop].rstrip(_SRCSET_WS))
@@ -538,65 +420,33 @@ class HtmlLinkRewriter:
         return None if new == doc else self._written(name, new.decode("utf-8", "replace"))
 
     def _written(self, name: bytes, value: str) -> bytes:
-        return name + b'="' + html.escape(value).encode(self._encoding, "xmlcharrefreplace") + b'"'
+        if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value:  # rare; looking is cheaper
+            value = html.escape(value)
+        return name + b'="' + value.encode(self._encoding, "xmlcharrefreplace") + b'"'
 
     def _long_attr(self, buf: bytes, q: int) -> int:
         """An attribute longer than the cap: stream it; remove it whole if it is one we rewrite."""
         n = len(buf)
-        name_end = _match_end(_NAME_REST, buf, q + 1)
+        name_end = match_end(NAME_REST, buf, q + 1)
         key = buf[q:name_end].lower() if name_end < n else None
         drop = key is not None and self._attrs is not None and key in self._attrs
         if drop and key is not None:
             self._seen[key] = True
-        state, pos = self._advance(buf, q + 1, _A_NAME)
+        state, pos = advance_attribute(buf, q + 1, A_NAME)
         if drop:
             self._splice(buf, q, pos, b"")
-        if state != _A_DONE:
+        if state != A_DONE:
             self._mode, self._astate, self._drop = _ATTR_REST, state, drop
         return pos
 
     def _attr_rest(self, buf: bytes, pos: int) -> int:
-        state, end = self._advance(buf, pos, self._astate)
+        state, end = advance_attribute(buf, pos, self._astate)
         if self._drop:
             self._splice(buf, pos, end, b"")
-        if state == _A_DONE:
+        if state == A_DONE:
             self._mode = _TAG
         self._astate = state
         return end
-
-    @staticmethod
-    def _advance(buf: bytes, pos: int, state: int) -> tuple[int, int]:
-        """Follow the tokenizer's attribute states to the end of one attribute or of ``buf``."""
-        n = len(buf)
-        while pos < n:
-            if state == _A_NAME or state == _A_AFTER:
-                pos = _match_end(_NAME_REST if state == _A_NAME else _WS_RUN, buf, pos)
-                if pos == n:
-                    break
-                if buf[pos] == 0x3D:
-                    state, pos = _A_VALUE, pos + 1
-                elif state == _A_NAME:
-                    state = _A_AFTER
-                else:
-                    return _A_DONE, pos
-            elif state == _A_VALUE:
-                pos = _match_end(_WS_RUN, buf, pos)
-                if pos == n:
-                    break
-                c = buf[pos]
-                if c == 0x3E:
-                    return _A_DONE, pos
-                state, pos = (_A_DQ, pos + 1) if c == 0x22 else (_A_SQ, pos + 1) if c == 0x27 else (_A_UQ, pos)
-            elif state == _A_UQ:
-                pos = _match_end(_UNQUOTED, buf, pos)
-                if pos < n:
-                    return _A_DONE, pos
-            else:
-                end = buf.find(b'"' if state == _A_DQ else b"'", pos)
-                if end < 0:
-                    return state, n
-                return _A_DONE, end + 1
-        return state, pos
 
     # -- raw text and ambiguous content --------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html.entities import html5
@@ -18,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from gateway import htmlrewrite
 from gateway.htmlrewrite import (
     STRIP,
     URL_ATTRIBUTES,
@@ -718,13 +720,81 @@ def test_property_stripping_everything_leaves_no_link(doc: bytes) -> None:
                 assert not left, (tag, view)
 
 
-def test_url_text_cache_is_bounded_and_transparent() -> None:
-    from gateway import htmlrewrite
+# --------------------------------------------------------------------------- the fast path
 
-    raw = b"https://example.org/?a=1&amp;b=2"
-    assert htmlrewrite.url_text(raw) == "https://example.org/?a=1&b=2"
-    assert htmlrewrite.url_text(raw) == "https://example.org/?a=1&b=2"  # from the cache
-    for i in range(htmlrewrite._URL_TEXT_CACHE_SIZE + 10):
-        htmlrewrite.url_text(b"https://e.org/?x=%d&amp;y" % i)
-    assert len(htmlrewrite._URL_TEXT_CACHE) <= htmlrewrite._URL_TEXT_CACHE_SIZE
-    assert htmlrewrite.url_text(b"https://e.org/?x=5&amp;y") == "https://e.org/?x=5&y"
+# With SKIP passing over text only, every tag takes the general, tag-by-tag path the fast one must agree with.
+TEXT_ONLY = re.compile(rb"[^<]*+")
+
+
+def general_path(doc: bytes, cuts: Iterable[int] = (), decide: object = policy, **options: object) -> bytes:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(htmlrewrite, "SKIP", TEXT_ONLY)
+        patch.setattr(htmlrewrite, "SKIP_TRACKING", TEXT_ONLY)
+        return split_at(doc, cuts, decide, **options)
+
+
+MIXED = (
+    b'<DIV class="x>y" data-a=\'<a href=https://e.example/q>\'><abbr title=a>x</abbr><areax href=https://e.example>'
+    b'<scripty><a-b href=https://e.example><svgfoo><a href="https://e.example/1" rel=x>t</a><P>x</P>\n'
+    b'<td colspan=2 class="c"><img src=/i.png srcset="https://e.example/a.png 2x"><INPUT formaction=https://e.example>'
+    b"<select><input formaction=https://e.example/s><a href=https://e.example/s></select>\n"
+    b"<svg><a xlink:href=https://e.example/x /><style><a href=https://e.example/y></style></svg>"
+    b"<svgfoo><style><a href=https://e.example/z></style><iframe src=https://e.example/f></iframe>"
+)
+MIXED_OUT = (
+    b'<DIV class="x>y" data-a=\'<a href=https://e.example/q>\'><abbr title=a>x</abbr><areax href=https://e.example>'
+    b'<scripty><a-b href=https://e.example><svgfoo><a href="https://gw.example/_l/T?u=https://e.example/1" rel=x>t</a>'
+    b'<P>x</P>\n<td colspan=2 class="c"><img src=/i.png srcset="https://gw.example/_l/T?u=https://e.example/a.png 2x">'
+    b'<INPUT formaction="https://gw.example/_l/T?u=https://e.example"><select>'
+    b'<input formaction="https://gw.example/_l/T?u=https://e.example/s"><a href="https://gw.example/_l/T?u=https://e.example/s">'
+    b'</select>\n<svg><a xlink:href="https://gw.example/_l/T?u=https://e.example/x" />'
+    b'<style><a href="https://gw.example/_l/T?u=https://e.example/y"></style></svg>'
+    b'<svgfoo><style><a href=https://e.example/z></style><iframe src="https://gw.example/_l/T?u=https://e.example/f"></iframe>'
+)
+
+
+def test_ordinary_tags_pass_whole_and_lookalike_names_are_ordinary() -> None:
+    assert rewrite(MIXED) == MIXED_OUT
+    assert general_path(MIXED) == MIXED_OUT
+
+
+def test_fast_path_gives_the_general_paths_output_at_every_split() -> None:
+    tails = [b"", b"<", b"<p", b"</p", b'<div title="x', b"<p class='>'", b"<a href=https://e.example/t", b"<!-- x"]
+    for tail in tails:
+        doc = MIXED + tail
+        whole = rewrite(doc)
+        assert whole == MIXED_OUT + tail  # an unfinished tag at the end is emitted as it is
+        for i in range(len(doc) + 1):
+            assert split_at(doc, [i]) == whole, (tail, i)
+        for i in range(0, len(doc), 7):
+            assert general_path(doc, [i, i + 3]) == whole, (tail, i)
+
+
+def test_a_page_of_many_ordinary_tags() -> None:
+    row = (
+        b'<tr class="ticket" data-id="7"><TD>#7</TD><td class="subject">Order &amp; <em>box</em></td><td colspan=2>'
+        b"<span class=badge>open</span><abbr title='x > y'>x</abbr><br/><time datetime=2024-05-03>3 May</time></td>"
+        b'<td><a class="k" href="/tickets/7">t</a> <a href="https://e.example/7" rel=noopener>e</a></td></tr>\n'
+    )
+    doc = b"<table>" + row * 300 + b"</table>"
+    expected = doc.replace(b'href="https://e.example/7"', b'href="https://gw.example/_l/T?u=https://e.example/7"')
+    assert rewrite(doc) == expected
+    for size in (1, 7, 64, 4096):
+        assert rewrite(doc, chunks=[size] * (len(doc) // size)) == expected
+    assert general_path(doc) == expected
+
+
+ORDINARY_NAMES = ["p", "P", "Div", "td", "abbr", "areax", "scripty", "a-b", "svgfoo", "imagex", "inputs", "selectx", "titles"]
+mixed_documents = st.lists(
+    st.one_of(tags(ORDINARY_NAMES), tags(LINKS), tags(CONTEXTS), st.sampled_from(FRAGMENTS).map(str.encode),
+              st.text(max_size=6).map(str.encode)),
+    max_size=24,
+).map(b"".join)
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_documents, st.lists(st.integers(0, 500), max_size=6))
+def test_property_fast_path_gives_the_general_paths_output(doc: bytes, cuts: list[int]) -> None:
+    assert split_at(doc, cuts, sign_all) == general_path(doc, (), sign_all)
+    assert split_at(doc, cuts, policy, rewrite_in_scripts=True) == general_path(doc, cuts, policy, rewrite_in_scripts=True)
+    assert split_at(doc, cuts, sign_all, max_tag_bytes=64) == general_path(doc, (), sign_all, max_tag_bytes=64)
