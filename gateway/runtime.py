@@ -16,7 +16,7 @@ from .encoding import narrow_accept_encoding
 from .filters.registry import FILTER_CLASSES
 from .logs import AccessLog
 from .metrics import Metrics
-from .policy.schema import Policy
+from .policy.schema import Policy, upstream_ssl_context
 from .routing import RouteTable
 from .store import Store
 from .upstream_client import UpstreamPool
@@ -46,6 +46,7 @@ class Runtime:
         self.client_timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=upstream.timeouts.connect, sock_read=None
         )
+        self.upstream_ssl = upstream_ssl_context(upstream.tls_ca) if parts.scheme == "https" else None
         # Set by the gateway on first use: pools outlive runtimes with the same upstream settings.
         self.upstream_pool: UpstreamPool | None = None
         rewrites = any(getattr(f, "rewrites_responses", False) for f in self.chain.filters)

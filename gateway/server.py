@@ -44,7 +44,7 @@ class Gateway:
         self.metrics.set_policy(loaded.checksum[:12])
         self._session: aiohttp.ClientSession | None = None
         self._metrics_timer: asyncio.TimerHandle | None = None
-        self._upstreams: dict[tuple[str, int, float, int], UpstreamPool] = {}
+        self._upstreams: dict[tuple[str, int, float, int, str | None], UpstreamPool] = {}
         self._runner: web.BaseRunner | None = None
         self._admin_runner: web.AppRunner | None = None
         self._watcher: PolicyWatcher | None = None
@@ -59,7 +59,8 @@ class Gateway:
         if rt.upstream_pool is not None:
             return rt.upstream_pool
         upstream = rt.policy.upstream
-        key = (upstream.url, upstream.max_connections, upstream.timeouts.connect, rt.limits.max_header_bytes)
+        key = (upstream.url, upstream.max_connections, upstream.timeouts.connect, rt.limits.max_header_bytes,
+               upstream.tls_ca)
         pool = self._upstreams.get(key)
         if pool is None:
             # A replaced pool keeps serving the requests already on it; its idle connections time out.
@@ -68,6 +69,7 @@ class Gateway:
                 max_connections=upstream.max_connections,
                 connect_timeout=upstream.timeouts.connect,
                 max_head_bytes=rt.limits.max_header_bytes,
+                ssl_context=rt.upstream_ssl,
             )
         rt.upstream_pool = pool
         return pool

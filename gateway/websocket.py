@@ -48,6 +48,7 @@ async def proxy_websocket(
             autoping=False,
             autoclose=False,
             max_msg_size=rt.limits.max_body_bytes,
+            ssl=rt.upstream_ssl if rt.upstream_ssl is not None else True,
             timeout=aiohttp.ClientWSTimeout(ws_close=10.0),
         )
     except aiohttp.WSServerHandshakeError as exc:

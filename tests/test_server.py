@@ -267,3 +267,34 @@ async def test_a_reload_with_a_new_pool_size_uses_a_new_pool_and_the_gauge_count
     gw._flush_metrics()
     assert _sample(gw, "privacy_gateway_upstream_connections", {"state": "open"}) == 2
     assert _sample(gw, "privacy_gateway_upstream_connections", {"state": "idle"}) == 2
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_an_https_upstream_is_verified_against_the_policy_ca(
+    start_gateway: StartGateway, tmp_path: Path, trusted: bool,
+) -> None:
+    from tests.support.tls import make_ca
+    from tests.support.upstream import make_upstream
+
+    ca = make_ca(tmp_path)
+    runner = web.AppRunner(make_upstream())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ca.server_context)
+    await site.start()
+    try:
+        upstream: dict[str, Any] = {"url": f"https://127.0.0.1:{runner.addresses[0][1]}"}
+        if trusted:
+            upstream["tls_ca"] = ca.ca_pem
+        gw = await start_gateway({"upstream": upstream})
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{gw.base_url}/echo?tls=1") as resp:  # type: ignore[attr-defined]
+                body = await resp.read()
+        if trusted:
+            assert resp.status == 200
+            assert orjson.loads(body)["path_qs"] == "/echo?tls=1"
+        else:  # the system's CAs do not know this one: refused, never sent in the clear
+            assert resp.status == 502
+            assert resp.headers["X-Gateway-Reason"] == "upstream_unreachable"
+            assert _sample(gw, "privacy_gateway_upstream_errors_total", {"kind": "connect"}) == 1
+    finally:
+        await runner.cleanup()

@@ -8,6 +8,7 @@ JSON Schema printed by ``privacy-gateway schema`` is generated from here.
 from __future__ import annotations
 
 import re
+import ssl
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -79,6 +80,17 @@ class UpstreamTimeouts(Model):
     )
 
 
+def upstream_ssl_context(tls_ca: str | None) -> ssl.SSLContext:
+    """Certificate and host-name checks as browsers do them, with ``tls_ca`` trusted too."""
+    context = ssl.create_default_context()
+    if tls_ca is not None:
+        try:
+            context.load_verify_locations(cadata=tls_ca)
+        except (ssl.SSLError, ValueError):
+            raise ValueError("tls_ca holds no usable PEM certificate") from None
+    return context
+
+
 class Upstream(Model):
     """The helpdesk behind the gateway."""
 
@@ -95,6 +107,18 @@ class Upstream(Model):
         100, ge=1, le=100_000, description="Size of the keep-alive connection pool. Absent: 100."
     )
     timeouts: UpstreamTimeouts = Field(default_factory=UpstreamTimeouts)
+    tls_ca: str | None = Field(
+        None,
+        description="PEM certificates trusted for an https:// upstream besides the system's CAs, "
+        "e.g. ${file:helpdesk-ca.pem} (a private CA). Absent: the system's CAs only.",
+    )
+
+    @field_validator("tls_ca")
+    @classmethod
+    def _check_tls_ca(cls, value: str | None) -> str | None:
+        if value is not None:
+            upstream_ssl_context(value)  # a PEM that does not load is a policy error, not a failed request
+        return value
 
     @field_validator("url")
     @classmethod

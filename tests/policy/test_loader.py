@@ -231,6 +231,10 @@ INVALID = {
         "upstream:\n  url: ${HELPDESK_URL}\n",
         ["site.yaml:2: upstream.url: environment variable HELPDESK_URL is not set"],
     ),
+    "upstream CA that is not PEM": (
+        "upstream:\n  url: https://help.example\n  tls_ca: not a certificate\n",
+        ["site.yaml:3: upstream.tls_ca: tls_ca holds no usable PEM certificate"],
+    ),
     "malformed reference": (
         "listen:\n  host: ${1HOST}\n",
         ["site.yaml:2: listen.host: '${1HOST}' is not a reference: use ${NAME}, ${file:PATH} or $${ for a literal '${'"],
@@ -275,7 +279,7 @@ def test_every_error_of_a_file_is_reported_at_once_in_line_order() -> None:
         "site.yaml:11: firewall.rules[1].name: required key missing",
         "site.yaml:12: firewall.rules[1].methods: 'get' is not an upper-case HTTP method",
         "site.yaml:14: upstream.url: 'helpdesk:8081' is not an http:// or https:// URL with a host",
-        "site.yaml:16: upstream.tls: unknown key 'tls' (valid keys: url, host_header, via, max_connections, timeouts)",
+        "site.yaml:16: upstream.tls: unknown key 'tls' (did you mean 'tls_ca'?)",
     ]
 
 
