@@ -43,9 +43,14 @@ class Chain:
         self.filters = tuple(filters)
         self.reverse = tuple(reversed(self.filters))
         self.metrics = metrics
+        # Per phase, only the filters that take part in it: the base class's hooks do nothing,
+        # and awaiting them on every request is measurable.
+        self._on_request = _overriding(self.filters, "on_request")
+        self._wants_body = _overriding(self.filters, "wants_request_body")
+        self._on_response = _overriding(self.reverse, "on_response_headers")
 
     async def request(self, ex: Exchange) -> LocalReply | None:
-        for flt in self.filters:
+        for flt in self._on_request:
             try:
                 reply = await flt.on_request(ex)
             except Exception:
@@ -57,7 +62,7 @@ class Chain:
     def body_filters(self, ex: Exchange) -> tuple[Filter, ...]:
         """The filters that want this request's body (raises FilterError on failure)."""
         wanted = []
-        for flt in self.filters:
+        for flt in self._wants_body:
             try:
                 if flt.wants_request_body(ex):
                     wanted.append(flt)
@@ -75,7 +80,7 @@ class Chain:
 
     async def response_headers(self, ex: Exchange) -> list[BodyRewriter]:
         rewriters: list[BodyRewriter] = []
-        for flt in self.reverse:
+        for flt in self._on_response:
             try:
                 rewriter = await flt.on_response_headers(ex)
             except Exception:
@@ -83,6 +88,10 @@ class Chain:
             if rewriter is not None:
                 rewriters.append(rewriter)
         return rewriters
+
+
+def _overriding(filters: Sequence[Filter], hook: str) -> tuple[Filter, ...]:
+    return tuple(flt for flt in filters if getattr(type(flt), hook) is not getattr(Filter, hook))
 
 
 class RewriteError(Exception):

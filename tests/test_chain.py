@@ -327,3 +327,19 @@ def test_raising_rewriter_is_a_rewrite_error(in_finish: bool, caplog: pytest.Log
     [record] = failure_records(caplog)
     assert record.getMessage() == "body rewriter failed"
     assert getattr(record, "fields") == {"rewriter": "Raising"}
+
+
+class _RequestOnly(Filter):
+    name = "request-only"
+
+    async def on_request(self, ex: Exchange) -> None:
+        return None
+
+
+def test_each_phase_awaits_only_the_filters_that_take_part_in_it() -> None:
+    request_only = _RequestOnly(POLICY, Metrics())
+    both = Probe(Metrics(), [])
+    chain = Chain([request_only, both], Metrics())
+    assert chain._on_request == (request_only, both)
+    assert chain._on_response == (both,)
+    assert chain.filters == (request_only, both)  # the full list is kept for everything else

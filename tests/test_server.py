@@ -14,6 +14,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from gateway.chain import Chain
 from gateway.exchange import Exchange, LocalReply
 from gateway.filters.base import Filter
 from gateway.metrics import Metrics
@@ -160,8 +161,7 @@ class _Exploding(Filter):
 async def test_a_failing_filter_fails_closed(start_gateway: StartGateway, upstream: web.AppRunner, phase: str) -> None:
     gw = await start_gateway()
     runtime = gw.runtime
-    runtime.chain.filters = runtime.chain.filters + (_Exploding(phase),)
-    runtime.chain.reverse = tuple(reversed(runtime.chain.filters))
+    runtime.chain = Chain(runtime.chain.filters + (_Exploding(phase),), gw.metrics)
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{gw.base_url}/echo", headers={"Accept": "application/json"}) as resp:  # type: ignore[attr-defined]
             body = await resp.json()
