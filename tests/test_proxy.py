@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import StartGateway, free_port
-from tests.support.upstream import SEEN
+from tests.support.upstream import SEEN, make_upstream
 
 
 def header_map(seen: dict[str, Any]) -> dict[str, list[str]]:
@@ -303,3 +303,24 @@ async def test_metrics_on_admin_listener_only(start_gateway: StartGateway) -> No
             assert resp.status == 200
         async with session.get(f"{gw.base_url}/metrics") as resp:  # type: ignore[attr-defined]
             assert resp.status == 404  # the public port forwards; the upstream has no /metrics
+
+
+async def test_a_helpdesk_that_drops_idle_connections_quickly_loses_no_request(start_gateway: Any) -> None:
+    """Like gunicorn's 2 s keep-alive: the gateway's pooled connections are closed under it."""
+    runner = web.AppRunner(make_upstream(), access_log=None, keepalive_timeout=0.05)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        gw = await start_gateway({"upstream": {"url": f"http://127.0.0.1:{runner.addresses[0][1]}"}})
+        statuses = []
+        async with aiohttp.ClientSession() as session:
+            for index in range(6):
+                async with session.get(f"{gw.base_url}/echo?n={index}") as resp:
+                    await resp.read()
+                    statuses.append(resp.status)
+                await asyncio.sleep(0.02 * index)  # some waits outlast the helpdesk's keep-alive, some not
+        assert statuses == [200] * 6
+        assert gw.metrics.registry.get_sample_value("privacy_gateway_upstream_errors_total", {"kind": "disconnected"}) is None
+    finally:
+        await runner.cleanup()
