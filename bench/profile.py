@@ -38,9 +38,11 @@ def strip_sections(policy: str, off: tuple[str, ...]) -> str:
     """The suite's policy with the named parts turned off (``enabled: false`` / ``access_log: false``)."""
     for part in off:
         if part == "access_log":
-            policy = policy.replace("access_log: true", "access_log: false")
+            policy, count = re.subn(r"access_log: true", "access_log: false", policy)
         else:
-            policy = re.sub(rf"^{part}:\n  enabled: true", f"{part}:\n  enabled: false", policy, flags=re.M)
+            policy, count = re.subn(rf"^{part}:\n  enabled: true", f"{part}:\n  enabled: false", policy, flags=re.M)
+        if count != 1:  # the suite's policy changed shape: a variant must never silently measure the full policy
+            raise SystemExit(f"cannot switch off {part!r} in bench/servers.py's policy")
     return policy
 
 
