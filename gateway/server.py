@@ -152,9 +152,10 @@ class Gateway:
                 return False
             changed = _listener_changes(self.runtime, runtime)
             if changed:
-                log.warning("reload cannot change listeners or upstream pool; restart to apply",
+                log.warning("reload cannot change the listeners; restart to apply",
                             extra={"fields": {"keys": changed}})
             previous, self.runtime = self.runtime, runtime
+            self._retire_pools(keep=self.upstream_pool(runtime))
             previous.access_log.flush()
             self.metrics.reload_success.set(1)
             self.metrics.reloads.labels("success").inc()
@@ -182,6 +183,13 @@ class Gateway:
             "policy reload failed; keeping the last good policy",
             extra={"fields": {"policy": self.runtime.checksum[:12], "errors": errors.splitlines()[:50]}},
         )
+
+    def _retire_pools(self, keep: UpstreamPool) -> None:
+        """Pools of earlier upstream settings: requests on them finish, nothing goes back to them."""
+        for key, pool in list(self._upstreams.items()):
+            if pool is not keep:
+                del self._upstreams[key]
+                pool.retire()
 
     def _flush_metrics(self) -> None:
         """Push batched metric updates to prometheus-client every second (the workers' files)."""

@@ -359,6 +359,7 @@ class UpstreamPool:
         self._idle: deque[_Connection] = deque()
         self._open: set[_Connection] = set()
         self._sweeper: asyncio.TimerHandle | None = None
+        self._retired = False
 
     @property
     def open_connections(self) -> int:
@@ -447,7 +448,18 @@ class UpstreamPool:
 
     # -- called by connections -----------------------------------------------
 
+    def retire(self) -> None:
+        """No more requests will come (a reload replaced this pool): close idle connections now and
+        every other one when its response is done."""
+        self._retired = True
+        while self._idle:
+            self._idle.pop().close()
+
     def put_back(self, conn: _Connection) -> None:
+        if self._retired:
+            conn.close()
+            self._slots.release()
+            return
         conn.idle_since = self.loop.time()
         self._idle.append(conn)
         self._slots.release()

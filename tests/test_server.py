@@ -251,7 +251,7 @@ def test_reload_names_only_the_settings_that_need_a_restart() -> None:
     assert _listener_changes(base, restart) == ["listen", "limits.header_timeout", "limits.max_connections"]
 
 
-async def test_a_reload_with_a_new_pool_size_uses_a_new_pool_and_the_gauge_counts_both(
+async def test_a_reload_with_a_new_pool_size_uses_a_new_pool_and_retires_the_old_one(
     start_gateway: StartGateway,
 ) -> None:
     gw = await start_gateway({})
@@ -264,9 +264,10 @@ async def test_a_reload_with_a_new_pool_size_uses_a_new_pool_and_the_gauge_count
         async with session.get(f"{gw.base_url}/echo") as resp:  # type: ignore[attr-defined]
             assert resp.status == 200
     assert gw.upstream_pool(gw.runtime) is not first
+    assert first.open_connections == 0  # its idle connection was closed at the reload
     gw._flush_metrics()
-    assert _sample(gw, "privacy_gateway_upstream_connections", {"state": "open"}) == 2
-    assert _sample(gw, "privacy_gateway_upstream_connections", {"state": "idle"}) == 2
+    assert _sample(gw, "privacy_gateway_upstream_connections", {"state": "open"}) == 1
+    assert _sample(gw, "privacy_gateway_upstream_connections", {"state": "idle"}) == 1
 
 
 @pytest.mark.parametrize("trusted", [True, False])

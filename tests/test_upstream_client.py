@@ -449,3 +449,15 @@ async def test_idle_connections_are_counted_as_idle_until_taken() -> None:
         assert await response.read() == b"hello"
         response.release()
         assert (pool.open_connections, pool.idle_connections) == (1, 1)
+
+
+async def test_a_retired_pool_lets_requests_finish_and_keeps_no_connection() -> None:
+    async with scripted(answer(OK, OK, OK)) as server, pool_for(server.port) as pool:
+        assert await read_all(pool) == (200, b"hello")
+        in_flight = await pool.request("GET", "/", headers())  # on the idle connection
+        assert await read_all(pool) == (200, b"hello")  # a second connection, now idle
+        pool.retire()
+        assert pool.open_connections == 1  # the idle one is closed, the busy one is not
+        assert await in_flight.read() == b"hello"
+        in_flight.release()
+        assert pool.open_connections == 0
