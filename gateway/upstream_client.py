@@ -148,7 +148,6 @@ class _Connection(asyncio.Protocol):
         self._head: asyncio.Future[UpstreamResponse] | None = None
         self._response: UpstreamResponse | None = None
         self._head_only = False
-        self._status = 0
         self._reason: list[bytes] = []
         self._headers: list[tuple[bytes, bytes]] = []
         self._head_bytes = 0
@@ -170,10 +169,12 @@ class _Connection(asyncio.Protocol):
             return
         self._got_bytes = True
         if self._response is None:
-            self._head_bytes += len(data)
-            if self._head_bytes > self._pool.max_head_bytes + len(data):  # checked before parsing more
+            # Bytes received before this call without a complete head: llhttp buffers a header
+            # line for as long as it lasts, so the bound is ours (to within one read).
+            if self._head_bytes > self._pool.max_head_bytes:
                 self._fail(BadResponse("response head too large"))
                 return
+            self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
