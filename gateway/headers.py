@@ -43,6 +43,18 @@ def connection_tokens(values: Iterable[str]) -> frozenset[str]:
     )
 
 
+def _end_to_end(incoming: CIMultiDict[str] | CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDict[str]:
+    """A copy of ``incoming`` without ``drop`` and without the headers its Connection headers name."""
+    named = incoming.getall("Connection", ())
+    if named:
+        drop = drop | connection_tokens(named)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in incoming.items():
+        if name.lower() not in drop:
+            out.add(name, value)
+    return out
+
+
 def upstream_request_headers(
     incoming: CIMultiDictProxy[str],
     *,
@@ -54,14 +66,7 @@ def upstream_request_headers(
     keep_length: bool,
 ) -> CIMultiDict[str]:
     """Headers to send upstream: end-to-end headers of the client plus our own forwarding set."""
-    drop = _DROP_KEEP_LENGTH if keep_length else _DROP_WITH_LENGTH
-    named = incoming.getall("Connection", ())
-    if named:
-        drop = drop | connection_tokens(named)
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in incoming.items():
-        if name.lower() not in drop:
-            out.add(name, value)
+    out = _end_to_end(incoming, _DROP_KEEP_LENGTH if keep_length else _DROP_WITH_LENGTH)
     out["Host"] = host
     out["X-Forwarded-For"] = client_ip
     out["X-Forwarded-Proto"] = proto
@@ -73,14 +78,7 @@ def upstream_request_headers(
 
 def downstream_response_headers(incoming: CIMultiDict[str] | CIMultiDictProxy[str], *, via: bool) -> CIMultiDict[str]:
     """Headers of the upstream response that may reach the client."""
-    drop = HOP_BY_HOP
-    named = incoming.getall("Connection", ())
-    if named:
-        drop = drop | connection_tokens(named)
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in incoming.items():
-        if name.lower() not in drop:
-            out.add(name, value)
+    out = _end_to_end(incoming, HOP_BY_HOP)
     if via:
         out.add("Via", "1.1 privacy-gateway")
     return out
