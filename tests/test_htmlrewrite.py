@@ -12,6 +12,7 @@ import hashlib
 import html
 import re
 from collections.abc import Iterable
+from itertools import accumulate
 from dataclasses import dataclass, field
 from html.entities import html5
 
@@ -29,6 +30,7 @@ from gateway.htmlrewrite import (
     srcset_candidates,
     url_text,
 )
+from tests.support.feeding import feed_split
 
 SIGNED = "https://gw.example/_l/"
 
@@ -47,26 +49,12 @@ def policy(url: str) -> UrlDecision:
 
 
 def rewrite(doc: bytes, decide: object = policy, chunks: Iterable[int] | None = None, **options: object) -> bytes:
-    rw = HtmlLinkRewriter(decide, **options)  # type: ignore[arg-type]
-    if chunks is None:
-        return rw.feed(doc) + rw.finish()
-    out, pos = [], 0
-    for size in chunks:
-        out.append(rw.feed(doc[pos : pos + size]))
-        pos += size
-    out.append(rw.feed(doc[pos:]))
-    out.append(rw.finish())
-    return b"".join(out)
+    """``doc`` rewritten whole, or fed in pieces of the ``chunks`` sizes."""
+    return split_at(doc, accumulate(chunks or ()), decide, **options)
 
 
 def split_at(doc: bytes, cuts: Iterable[int], decide: object = policy, **options: object) -> bytes:
-    rw = HtmlLinkRewriter(decide, **options)  # type: ignore[arg-type]
-    out, last = [], 0
-    for cut in sorted(set(cuts)):
-        out.append(rw.feed(doc[last:cut]))
-        last = cut
-    out.append(rw.feed(doc[last:]))
-    return b"".join(out) + rw.finish()
+    return feed_split(HtmlLinkRewriter(decide, **options), doc, cuts)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- exact outputs

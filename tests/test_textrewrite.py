@@ -10,6 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gateway.textrewrite import STRIP, TextLinkRewriter, UrlDecision, encode_url
+from tests.support.feeding import feed_split
 
 
 def policy(url: str) -> UrlDecision:
@@ -21,13 +22,7 @@ def policy(url: str) -> UrlDecision:
 
 
 def rewrite(text: bytes, decide: object = policy, cuts: Iterable[int] = (), **options: object) -> bytes:
-    rw = TextLinkRewriter(decide, **options)  # type: ignore[arg-type]
-    out, last = [], 0
-    for cut in sorted(set(cuts)):
-        out.append(rw.feed(text[last:cut]))
-        last = cut
-    out.append(rw.feed(text[last:]))
-    return b"".join(out) + rw.finish()
+    return feed_split(TextLinkRewriter(decide, **options), text, cuts)  # type: ignore[arg-type]
 
 
 CASES = [
