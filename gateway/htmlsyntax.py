@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from html.entities import html5 as _HTML5
 from typing import Final
 
+from .bounded import remember
+
 # element -> attribute -> kind: "url" (one URL), "srcset" (candidate list), "html" (a document)
 URL_ATTRIBUTES: Final[dict[bytes, dict[bytes, str]]] = {
     b"a": {b"href": "url", b"xlink:href": "url"},
@@ -209,10 +211,8 @@ def url_text(raw: bytes, encoding: str = "utf-8") -> str:
     if text is None:
         # Decoding references costs microseconds; pages repeat the same links on every view.
         text = attribute_text(raw, encoding).strip(C0_SPACE).translate(_TAB_NEWLINE)
-        if len(_URL_TEXT_CACHE) >= _URL_TEXT_CACHE_SIZE:
-            _URL_TEXT_CACHE.clear()
         if len(raw) <= 2048:
-            _URL_TEXT_CACHE[key] = text
+            remember(_URL_TEXT_CACHE, key, text, _URL_TEXT_CACHE_SIZE)
     return text
 
 

@@ -18,6 +18,8 @@ from typing import IO, Any, Literal
 
 import orjson
 
+from .bounded import remember
+
 IPMode = Literal["full", "truncated", "hashed"]
 
 
@@ -68,10 +70,7 @@ class IPMasker:
             return ip
         masked = self._cache.get(ip)
         if masked is None:
-            masked = self._mask(ip)
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            self._cache[ip] = masked
+            masked = remember(self._cache, ip, self._mask(ip), 4097)
         return masked
 
     def _mask(self, ip: str) -> str:

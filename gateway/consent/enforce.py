@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ..bounded import remember
 from ..cookieclass import CookieClassifier
 from ..cookies import filter_cookie_header, parse_set_cookie, set_cookie_name
 
@@ -151,9 +152,8 @@ class Enforcer:
         if deletes is None:
             deletes = parse_set_cookie(value).max_age == 0
             if len(attributes) <= _CACHED_ATTRIBUTES:
-                if len(self._deletes) >= _DELETION_CACHE:
-                    self._deletes.clear()  # e.g. an Expires date in every response: start over
-                self._deletes[attributes] = deletes
+                # e.g. an Expires date in every response: the cache fills and starts over
+                remember(self._deletes, attributes, deletes, _DELETION_CACHE)
         return deletes
 
     @property

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..bounded import remember
 from ..policy.consent import NECESSARY, UNCLASSIFIED
 from .cmp import CMPReader
 from .state import ConsentState, StateCodec, cookie_values
@@ -105,10 +106,7 @@ class Resolver:
                 return cached
             resolution = self.from_state(found, gpc)
             if resolution.decided:
-                if len(self._cache) >= _CACHE_SIZE:
-                    self._cache.clear()
-                self._cache[(token, gpc)] = resolution
-                return resolution
+                return remember(self._cache, (token, gpc), resolution, _CACHE_SIZE)
             state = state or found
         if self.cmp is not None and cookie_headers:
             choices = self.cmp.first(cookie_values(cookie_headers, self.cmp.cookie_name))

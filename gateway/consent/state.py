@@ -29,6 +29,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ..bounded import remember
+
 StateMethod = Literal["banner", "api", "gpc"]
 METHODS: frozenset[str] = frozenset({"banner", "api", "gpc"})
 MAX_TOKEN_CHARS = 4096
@@ -107,9 +109,7 @@ class StateCodec:
             state = self._decrypt(token, current)
             if state is None:
                 return None
-            if len(self._cache) >= self._cache_size:
-                self._cache.clear()
-            self._cache[token] = state
+            remember(self._cache, token, state, self._cache_size)
         if current - state.issued_at > self.max_age:
             return None
         return state

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..bounded import remember
 from ..consent.banner import banner_fragment, settings_link_fragment
 from ..consent.compiled import compile_consent
 from ..consent.csp import plan
@@ -51,9 +52,7 @@ _REMOVED = {direction: f"{direction}_cookies_removed" for direction in ("request
 def _remember(cache: dict[str, bool], key: str, verdict: bool) -> None:
     """Keep a header value's verdict; bounded, and long values (never repeated in practice) are not kept."""
     if len(key) <= _CACHED_VALUE_LENGTH:
-        if len(cache) >= _CACHE_SIZE:
-            cache.clear()
-        cache[key] = verdict
+        remember(cache, key, verdict, _CACHE_SIZE)
 
 
 class CookieConsent(Filter):
@@ -199,10 +198,7 @@ class CookieConsent(Filter):
         header = ex.request.headers.get("Accept-Language", "")
         language = self._languages.get(header)
         if language is None:
-            language = pick_language(header, self.languages)
-            if len(self._languages) >= _CACHE_SIZE:
-                self._languages.clear()
-            self._languages[header] = language
+            language = remember(self._languages, header, pick_language(header, self.languages), _CACHE_SIZE)
         return language
 
     def _injector(self, ex: Exchange, resolution: Resolution, language: str) -> Injector | None:
@@ -233,7 +229,5 @@ class CookieConsent(Filter):
                     script_nonce=csp.script_nonce, style_nonce=csp.style_nonce,
                 )
             if cacheable:
-                if len(self._fragments) >= _CACHE_SIZE:
-                    self._fragments.clear()
-                self._fragments[key] = fragment
+                remember(self._fragments, key, fragment, _CACHE_SIZE)
         return Injector(fragment)

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote_plus, urlsplit
 
+from ..bounded import remember
 from ..exchange import LocalReply
 from ..htmlrewrite import STRIP, HtmlLinkRewriter, TextLinkRewriter, UrlDecision
 from ..links import pages
@@ -178,9 +179,7 @@ class LinkSigning(Filter):
                 action, result = cached[1], cached[2]
             else:
                 action, result = self._decide(url, own_host, base)
-                if len(results) >= _DECISION_CACHE:
-                    results.clear()
-                results[key] = (second, action, result)
+                remember(results, key, (second, action, result), _DECISION_CACHE)
             if action is not None:
                 self._counted[action].inc()
             return result
@@ -192,10 +191,7 @@ class LinkSigning(Filter):
         try:
             decision = self._decisions[key]
         except KeyError:
-            decision = self.links.decide(url, own_host)
-            if len(self._decisions) >= _DECISION_CACHE:
-                self._decisions.clear()
-            self._decisions[key] = decision
+            decision = remember(self._decisions, key, self.links.decide(url, own_host), _DECISION_CACHE)
         if decision is None:
             return None, None
         if decision.action == "strip":
