@@ -133,7 +133,8 @@ class TextLinkRewriter:
                 out.append(buf[emitted:start])
                 return b"".join(out)
             pos = done = end
-            stop = trim_url(buf, start, i + 3, end)
+            # A URL cut at the cap goes on past it: its last bytes are not trailing punctuation.
+            stop = end if end - i - 3 >= self._limit else trim_url(buf, start, i + 3, end)
             if stop == i + 3:
                 continue
             url = buf[start:stop].decode(self._encoding, "replace")

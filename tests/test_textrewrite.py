@@ -119,6 +119,7 @@ def test_property_keep_all_leaves_bytes_unchanged(text: bytes, cuts: list[int]) 
 
 @settings(max_examples=500)
 @given(TEXT, st.lists(st.integers(0, 200), max_size=4), st.sampled_from([8192, 5]))
+@example("https://.\u3002?a=1&b=2".encode(), [], 5)  # cut at the cap inside what looks like trailing marks
 def test_property_no_url_survives_when_all_are_replaced(text: bytes, cuts: list[int], cap: int) -> None:
     out = rewrite(text, lambda url: "[signed]", cuts=cuts, max_url_bytes=cap)
     assert URL.search(out) is None
