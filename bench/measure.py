@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
 from content import REQUEST_COOKIE
 from servers import Server
 

@@ -20,7 +20,7 @@ import timeit
 import tracemalloc
 from collections.abc import Callable, Iterator
 
-from gateway.htmlrewrite import HtmlLinkRewriter, TextLinkRewriter, UrlDecision
+from gateway.rewrite.html import HtmlLinkRewriter, TextLinkRewriter, UrlDecision
 
 CHUNK = 64 * 1024
 

@@ -285,9 +285,9 @@ def streaming(gateway: Any, size: int, problems: list[str]) -> dict[str, Any]:
 
 def rewriter_speed(size_mib: int, rounds: int) -> dict[str, Any]:
     """bench/rewriter.py's ticket thread (few links), fed in 64 KiB chunks: best of ``rounds``, MB/s."""
-    from gateway.htmlrewrite import HtmlLinkRewriter
-
     from rewriter import decide, run, ticket_thread
+
+    from gateway.rewrite.html import HtmlLinkRewriter
 
     page = ticket_thread(size_mib * 2**20)
     best = float("inf")

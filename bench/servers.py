@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import IO, Callable
 
 import psutil
-
 from content import SET_COOKIES
 
 START_TIMEOUT = 60.0

@@ -1,3 +1,40 @@
-"""A GDPR privacy gateway for helpdesks: a policy-driven async reverse proxy."""
+"""A GDPR privacy gateway for helpdesks: a policy-driven async reverse proxy.
+
+Where things live
+-----------------
+The top level tells the story of a request::
+
+    __main__   the CLI (serve, check, explain, demo, links, consent ...)
+    workers    N processes on one port, supervised
+    server     assembles a gateway from a policy; reload and stop
+    admin      the admin listener: /metrics, /healthz, /readyz, /explain
+    listener   the public listener: aiohttp's server with a proxy's limits
+    proxy      one request: head checks, filters, upstream, body back
+    websocket  WebSocket hand-shakes and relaying
+    runtime    a compiled policy: chain, routes, upstream pool, store
+    chain      the filter phases, run in policy order, failing closed
+    exchange   per-request state that the filters read and write
+    routing    routes by path, with their limits
+    explain    why the firewall decides what it decides
+    watcher    policy files polled by content, for reload
+    logs       JSON process log and access log
+    metrics    Prometheus metrics
+
+Building blocks (know no feature)::
+
+    http/      headers, paths and hosts, codings, replies, framing, upload,
+               upstream client and errors, client IP, address sets
+    rewrite/   streaming HTML and text rewriters
+    policy/    typed models per section, loader with file:line errors, JSON Schema
+    store/     durable state: SQLite (default) and PostgreSQL
+    lib/       bounded memos, key rings, metric batches
+
+Features (each one package, glued to the chain by one module in filters/)::
+
+    filters/   one thin module per HTTP filter: firewall, cookie consent, link signing
+    consent/   cookie consent on the wire: categories, banner, receipts
+    links/     external links signed or stripped: tokens, endpoint, CLI
+    demo/      the built-in demo helpdesk
+"""
 
 __version__ = "0.1.0"

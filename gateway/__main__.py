@@ -27,9 +27,9 @@ def _use_uvloop(enabled: bool) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from .metrics import Metrics
     from .policy.loader import PolicyError, load_policy
     from .runtime import Runtime
-    from .metrics import Metrics
 
     try:
         loaded = load_policy(Path(args.policy))
@@ -82,7 +82,7 @@ def _load_or_exit(policy_path: Path) -> object:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .listener import ParserError, require_compiled_parser
+    from .http.framing import ParserError, require_compiled_parser
     from .logs import setup_logging
     from .policy.loader import LoadedPolicy
     from .server import Gateway

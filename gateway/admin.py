@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -16,11 +16,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .explain import Explainer
 from .filters.firewall import Firewall
-
-if TYPE_CHECKING:
-    from .server import Gateway
+from .metrics import Metrics
+from .runtime import Runtime
 
 _READY_CACHE_SECONDS = 2.0
+
+
+class Served(Protocol):
+    """What the admin listener reads of the running gateway: its metrics and the policy serving now."""
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def runtime(self) -> Runtime: ...
 
 
 class _UpstreamProbe:
@@ -48,7 +57,7 @@ class _UpstreamProbe:
         return self._ok
 
 
-def make_admin_app(gateway: Gateway) -> web.Application:
+def make_admin_app(gateway: Served) -> web.Application:
     probe = _UpstreamProbe()
 
     async def metrics(_: web.Request) -> web.Response:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .clientip import ClientIPError, ClientIPResolver, Hop
 from .filters.firewall import Firewall, Verdict
+from .http.clientip import ClientIPError, ClientIPResolver, Hop
+from .http.paths import BadPath, normalize_path
 from .metrics import Metrics
-from .paths import BadPath, normalize_path
 from .policy.schema import Policy
 
 

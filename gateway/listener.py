@@ -9,26 +9,33 @@ bodies. This module sets those limits.
 Once a connection's framing is in doubt (a parse error, an unsupported
 version, a body whose framing overhead is absurd) nothing more is parsed from
 it: the error is answered (when no response has started) and the connection
-closes.
+closes. The framing rules themselves are :mod:`gateway.http.framing`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any
 
-from aiohttp import http_parser, web
-from aiohttp.http import HttpVersion10, HttpVersion11, RawRequestMessage
-from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
+from aiohttp import web
+from aiohttp.http import RawRequestMessage
 from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError, _ErrInfo
 
 from .exchange import LocalReply
+from .http.framing import (
+    CHUNK_OVERHEAD_PER_BYTE,
+    ERROR_MESSAGES,
+    FramingOverhead,
+    HeadTooLarge,
+    error_reason,
+    framing_error,
+    head_size,
+)
+from .http.replies import render
 from .metrics import Metrics
 from .policy.schema import Limits
-from .replies import render
 
 log = logging.getLogger("gateway.listener")
 
@@ -38,110 +45,8 @@ _TOO_MANY = (
     b"503 Service Unavailable: too many clients\n"
 )
 
-_SUPPORTED_VERSIONS = frozenset({HttpVersion10, HttpVersion11})
-
-# Framing bytes of a chunked body (size lines, CRLFs, extensions, trailers)
-# allowed per body byte, on top of a fixed allowance of one header block.
-# Plain 1-byte chunks cost 5 bytes of framing per body byte; a short extension
-# on each (";x=y") 9. A client sending kilobytes of chunk extensions per chunk
-# is not legitimate: llhttp skips them without limit, this bounds them.
-CHUNK_OVERHEAD_PER_BYTE = 16
-
-_ERRORS = {
-    "bad_request": "The request is malformed.",
-    "headers_too_large": "The request headers are too large.",
-    "http_version_not_supported": "Only HTTP/1.0 and HTTP/1.1 are supported.",
-    "body_framing": "The request body framing is not acceptable.",
-    "unsupported_transfer_coding": "Only the chunked transfer coding is supported.",
-    "handler_timeout": "The request took too long.",
-    "internal_error": "The gateway failed to handle the request.",
-}
-
-
-class ParserError(RuntimeError):
-    pass
-
-
-class _VersionNotSupported(BadHttpMessage):
-    code = 505
-
-
-class _FramingOverhead(BadHttpMessage):
-    """A chunked body whose framing (mostly chunk extensions) dwarfs its data."""
-
-
-class _HeadTooLarge(BadHttpMessage):
-    """A request head larger than the cap, refused while it is being received."""
-
-
-class _UnsupportedTransferCoding(BadHttpMessage):
-    code = 501
-
-
 def _finished(body: StreamReader) -> bool:
     return body.is_eof() or body.exception() is not None
-
-
-def _head_size(message: RawRequestMessage) -> int:
-    """The least a head can take on the wire: request line, fields, CRLFs (no optional whitespace)."""
-    target = len(message.path.encode("utf-8", "surrogateescape"))
-    fields = sum(len(name) + len(value) + 4 for name, value in message.raw_headers)
-    return len(message.method) + 1 + target + 1 + 8 + 2 + fields + 2
-
-
-def _framing_error(message: RawRequestMessage) -> _ErrInfo | None:
-    """What llhttp lets through that a proxy must not: odd versions and transfer codings."""
-    exc: BadHttpMessage
-    if message.version not in _SUPPORTED_VERSIONS:
-        exc = _VersionNotSupported("unsupported HTTP version")
-        return _ErrInfo(status=505, exc=exc, message=exc.message)
-    codings = message.headers.getall("Transfer-Encoding", ())
-    if not codings:
-        return None
-    if message.version == HttpVersion10:
-        # RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means the framing is faulty.
-        exc = BadHttpMessage("Transfer-Encoding in an HTTP/1.0 request")
-        return _ErrInfo(status=400, exc=exc, message=exc.message)
-    if len(codings) != 1 or codings[0].strip().lower() != "chunked":
-        # llhttp accepts any list ending in chunked ("identity, chunked"); a front
-        # proxy may not. Only plain chunked leaves no room for disagreement.
-        exc = _UnsupportedTransferCoding("transfer coding other than chunked")
-        return _ErrInfo(status=501, exc=exc, message=exc.message)
-    return None
-
-
-def require_compiled_parser() -> None:
-    """Refuse to serve on aiohttp's pure-Python HTTP parser.
-
-    The C (llhttp) and Python parsers disagree on edge cases of framing;
-    a proxy whose parser disagrees with its upstream's is how requests get
-    smuggled. One strict parser, always.
-    """
-    compiled = getattr(http_parser, "HttpRequestParserC", None)
-    if compiled is None or http_parser.HttpRequestParser is not compiled or os.environ.get("AIOHTTP_NO_EXTENSIONS"):
-        raise ParserError(
-            "aiohttp's compiled llhttp parser is not available (AIOHTTP_NO_EXTENSIONS set, or a "
-            "wheel without C extensions); refusing to start on the pure-Python parser"
-        )
-
-
-def _error_reason(status: int, exc: BaseException | None) -> tuple[int, str]:
-    """The status and reason word of an error answer."""
-    if isinstance(exc, (LineTooLong, _HeadTooLarge)) or (
-        isinstance(exc, BadHttpMessage) and "Too many headers" in str(exc.message)
-    ):
-        return 431, "headers_too_large"
-    if isinstance(exc, _VersionNotSupported):
-        return 505, "http_version_not_supported"
-    if isinstance(exc, _UnsupportedTransferCoding):
-        return 501, "unsupported_transfer_coding"
-    if isinstance(exc, _FramingOverhead):
-        return 400, "body_framing"
-    if status == 504:
-        return 504, "handler_timeout"
-    if status >= 500:
-        return status, "internal_error"
-    return status, "bad_request"
 
 
 class _LingeringClose:
@@ -262,7 +167,7 @@ class _ProxyRequestHandler(RequestHandler):
             elif len(new) == 1 and in_head and self._receiving_chunked:
                 # One head completed in this call: what followed it is body framing.
                 message, payload = new[0]
-                wire = head_before + len(data) - _head_size(message)
+                wire = head_before + len(data) - head_size(message)
                 self._body_base = 0
                 self._count_body(payload, wire, payload.total_bytes)
         self._arm_head_deadline(data)
@@ -278,7 +183,7 @@ class _ProxyRequestHandler(RequestHandler):
                 return new
             if not isinstance(message, RawRequestMessage):
                 continue
-            error = _framing_error(message)
+            error = framing_error(message)
             if error is not None:
                 self._refuse(index, error)
                 return new
@@ -293,7 +198,7 @@ class _ProxyRequestHandler(RequestHandler):
     def _count_head(self, received: int) -> None:
         self._head_bytes += received
         if self._head_bytes > 2 * self._max_head:
-            exc = _HeadTooLarge("request head too large")
+            exc = HeadTooLarge("request head too large")
             self._refuse(len(self._messages), _ErrInfo(status=431, exc=exc, message=exc.message))
 
     def _count_body(self, body: StreamReader, wire: int, data: int) -> None:
@@ -305,7 +210,7 @@ class _ProxyRequestHandler(RequestHandler):
             if finished:
                 allowance += 2 * self._max_head  # the call may hold the start of the next head too
             if self._framing_bytes > allowance:
-                exc = _FramingOverhead("chunked framing overhead too large")
+                exc = FramingOverhead("chunked framing overhead too large")
                 self._refuse(len(self._messages), _ErrInfo(status=400, exc=exc, message=exc.message), body)
                 return
         if finished:
@@ -371,7 +276,7 @@ class _ProxyRequestHandler(RequestHandler):
             # The handler's way of saying the client is gone: nobody to answer.
             # aiohttp's request loop closes the connection on ConnectionError.
             raise exc
-        status, reason = _error_reason(status, exc)
+        status, reason = error_reason(status, exc)
         if reason in ("internal_error", "handler_timeout"):
             log.error(
                 "request handling failed",
@@ -390,7 +295,7 @@ class _ProxyRequestHandler(RequestHandler):
             # The response head is out: nothing can be answered any more.
             raise ConnectionError("response already started; closing the connection")
         self._metrics.local_replies.labels(reason).inc()
-        response = render(LocalReply(status, reason, _ERRORS[reason]))
+        response = render(LocalReply(status, reason, ERROR_MESSAGES[reason]))
         response.force_close()
         return response
 

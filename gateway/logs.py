@@ -18,7 +18,7 @@ from typing import IO, Any, Literal
 
 import orjson
 
-from .bounded import remember
+from .lib.bounded import remember
 
 IPMode = Literal["full", "truncated", "hashed"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from .metric_batches import BatchedCounter, BatchedHistogram, Batches
+from .lib.metric_batches import BatchedCounter, BatchedHistogram, Batches
 
 PREFIX = "privacy_gateway"
 

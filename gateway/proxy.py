@@ -4,6 +4,9 @@ One request: head checks → client IP → route → request filters → (bounde
 body phase) → upstream over the shared pool → response-header filters →
 body streamed back through the rewriters. Bodies stream both ways with
 memory bounded by the chunk size; every wait has a deadline.
+
+It is the one story of a request and stays whole; what it calls is in
+:mod:`gateway.http` (headers, paths, upload, upstream client) and :mod:`gateway.chain`.
 """
 
 from __future__ import annotations
@@ -15,16 +18,16 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from aiohttp import web
 
-from . import headers as hdr
 from .chain import FilterError, RewriteError, finish, rewrite
-from .clientip import ClientIPError
-from .encoding import decoder_for
 from .exchange import BodyRewriter, Exchange, LocalReply
-from .paths import BadPath, normalize_host, normalize_path
-from .replies import render
-from .upload import BODY_TOO_LARGE, BodyFailure, client_body
-from .upstream_client import UpstreamError, UpstreamResponse
-from .upstream_errors import classify_upstream_error
+from .http import headers as hdr
+from .http.clientip import ClientIPError
+from .http.encoding import decoder_for
+from .http.paths import BadPath, normalize_host, normalize_path
+from .http.replies import render
+from .http.upload import BODY_TOO_LARGE, BodyFailure, client_body
+from .http.upstream_client import UpstreamResponse
+from .http.upstream_errors import UpstreamError, classify_upstream_error
 from .websocket import proxy_websocket
 
 if TYPE_CHECKING:

@@ -11,15 +11,15 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .chain import Chain
-from .clientip import ClientIPResolver
-from .encoding import narrow_accept_encoding
 from .filters.registry import FILTER_CLASSES
+from .http.clientip import ClientIPResolver
+from .http.encoding import narrow_accept_encoding
+from .http.upstream_client import UpstreamPool
 from .logs import AccessLog
 from .metrics import Metrics
 from .policy.schema import Policy, upstream_ssl_context
 from .routing import RouteTable
 from .store import Store
-from .upstream_client import UpstreamPool
 
 
 class Runtime:

@@ -18,14 +18,15 @@ import aiohttp
 from aiohttp import web
 
 from .admin import make_admin_app
-from .listener import ProxyServer, require_compiled_parser
+from .http.framing import require_compiled_parser
+from .http.upstream_client import UpstreamPool
+from .listener import ProxyServer
 from .metrics import Metrics
 from .policy.loader import LoadedPolicy, PolicyError, load_policy
 from .policy.schema import Policy
 from .proxy import Proxy
 from .runtime import Runtime, needs_store
 from .store import Store, open_store_url
-from .upstream_client import UpstreamPool
 from .watcher import PolicyWatcher
 
 log = logging.getLogger("gateway.server")

@@ -99,7 +99,7 @@ class _Supervisor:
         policy = self.runtime.policy
         admin_runner = None
         if policy.admin.enabled:
-            admin_runner = web.AppRunner(make_admin_app(self), access_log=None)  # type: ignore[arg-type]
+            admin_runner = web.AppRunner(make_admin_app(self), access_log=None)
             await admin_runner.setup()
             await web.TCPSite(admin_runner, policy.admin.host, policy.admin.port).start()
         for index in range(self.count):

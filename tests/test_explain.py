@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from gateway.clientip import ClientIPResolver, Hop
 from gateway.explain import Explainer, explain
 from gateway.filters.firewall import Firewall
+from gateway.http.clientip import ClientIPResolver, Hop
 from gateway.metrics import Metrics
 from gateway.policy.schema import Policy
 

@@ -78,3 +78,46 @@ def test_exemptions_are_current() -> None:
     for line in stale:
         print("stale exemption:", line)
     assert not stale, "stale exemptions:\n  " + "\n  ".join(stale)
+
+
+BUILDING_BLOCKS = ("http", "rewrite", "policy", "store", "lib")
+FEATURES = ("filters", "consent", "links", "demo")
+
+
+def imported_gateway_modules(path: Path) -> set[str]:
+    """Absolute names of the gateway modules that ``path`` imports (relative imports resolved)."""
+    import ast
+
+    package = path.relative_to(ROOT).with_suffix("").parts[:-1]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                name = ".".join(base + ((node.module,) if node.module else ()))
+            else:
+                name = node.module or ""
+            found.add(name)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.startswith("gateway")}
+
+
+def test_building_blocks_import_no_feature() -> None:
+    offences = []
+    for block in BUILDING_BLOCKS:
+        for path in (PACKAGE / block).rglob("*.py"):
+            for name in imported_gateway_modules(path):
+                parts = name.split(".")
+                if len(parts) > 1 and parts[1] in FEATURES:
+                    offences.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not offences, "building blocks importing features:\n  " + "\n  ".join(offences)
+
+
+def test_the_top_level_holds_story_modules_and_packages_only() -> None:
+    story = {"__init__", "__main__", "workers", "server", "admin", "listener", "proxy", "websocket", "runtime",
+             "chain", "exchange", "routing", "explain", "watcher", "logs", "metrics"}
+    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert modules == story
+    assert packages == set(BUILDING_BLOCKS) | set(FEATURES)

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from gateway.encoding import narrow_accept_encoding
 from gateway.exchange import BodyRewriter, Exchange
 from gateway.filters.base import Filter
 from gateway.filters.firewall import Firewall
+from gateway.http.encoding import narrow_accept_encoding
 from gateway.metrics import Metrics
 from gateway.policy.schema import Policy
 from gateway.runtime import Runtime

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..cookieclass import CookieClassifier, CookieMatcher
+from ..lib.keyring import decode_secret
 from ..policy.consent import NECESSARY, UNCLASSIFIED, Consent
-from ..signing import decode_secret
 from .cmp import CMPReader
+from .cookieclass import CookieClassifier, CookieMatcher
 from .enforce import Enforcer
 from .expiry import Place, SeenCookies
 from .resolve import Resolver

@@ -20,10 +20,10 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..cookies import cookie_names
 from ..exchange import Exchange
 from ..store import Store
 from .compiled import Compiled
+from .cookies import cookie_names
 from .expiry import expiry_headers
 from .metrics import ConsentMetrics
 from .receipts import make_receipt, record

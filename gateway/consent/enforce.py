@@ -1,7 +1,7 @@
 """Consent enforced on cookies: the Cookie header going up, Set-Cookie headers coming down (pure).
 
 Request side: every cookie of a category without consent is cut out of the
-Cookie header by :func:`gateway.cookies.filter_cookie_header`, which copies
+Cookie header by :func:`gateway.consent.cookies.filter_cookie_header`, which copies
 the kept pairs byte for byte. The gateway's own consent cookie never reaches
 the helpdesk; a consent manager's cookie always does (it records consent, so
 it is necessary by definition).
@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..bounded import remember
-from ..cookieclass import CookieClassifier
-from ..cookies import filter_cookie_header, parse_set_cookie, set_cookie_name
+from ..lib.bounded import remember
+from .cookieclass import CookieClassifier
+from .cookies import filter_cookie_header, parse_set_cookie, set_cookie_name
 
 
 @dataclass(slots=True, init=False)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ..cookies import SetCookieInfo, expire_cookie, parse_set_cookie
+from .cookies import SetCookieInfo, expire_cookie, parse_set_cookie
 
 Place = tuple[str | None, str | None]  # (path, domain); None: default path / host-only
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..bounded import remember
+from ..lib.bounded import remember
 from ..policy.consent import NECESSARY, UNCLASSIFIED
 from .cmp import CMPReader
 from .state import ConsentState, StateCodec, cookie_values

@@ -29,7 +29,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..bounded import remember
+from ..lib.bounded import remember
 
 StateMethod = Literal["banner", "api", "gpc"]
 METHODS: frozenset[str] = frozenset({"banner", "api", "gpc"})

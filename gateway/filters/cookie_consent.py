@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..bounded import remember
 from ..consent.banner import banner_fragment, settings_link_fragment
 from ..consent.compiled import compile_consent
 from ..consent.csp import plan
@@ -32,12 +31,13 @@ from ..consent.metrics import consent_metrics
 from ..consent.resolve import Resolution
 from ..consent.submission import safe_return
 from ..consent.texts import pick_language
-from ..encoding import decoder_for
+from ..http.encoding import decoder_for
+from ..lib.bounded import remember
 from .base import Filter
 
 if TYPE_CHECKING:
     from ..exchange import BodyRewriter, Exchange, LocalReply
-    from ..metric_batches import BatchedCounter
+    from ..lib.metric_batches import BatchedCounter
     from ..metrics import Metrics
     from ..policy.schema import Policy
     from ..store import Store

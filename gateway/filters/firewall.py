@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from ..addresses import AddressBook, AddressKey, AddressSet, address_key
 from ..exchange import LocalReply
-from ..paths import normalize_host
+from ..http.addresses import AddressBook, AddressKey, AddressSet, address_key
+from ..http.paths import normalize_host
 from ..routing import Matcher
 from .base import Filter
 
@@ -121,7 +121,7 @@ class Firewall(Filter):
     def evaluate(self, method: str, host: str, path: str, client_ip: str) -> Evaluation:
         """The decision for a request, without recording or counting it.
 
-        ``path`` is already normalised (gateway.paths.normalize_path); ``host``
+        ``path`` is already normalised (gateway.http.paths.normalize_path); ``host``
         may carry a port and any case.
         """
         enforced, shadow = self._evaluate(method, host, path, client_ip)

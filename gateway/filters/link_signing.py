@@ -15,14 +15,15 @@ import time
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote_plus, urlsplit
 
-from ..bounded import remember
 from ..exchange import LocalReply
-from ..htmlrewrite import STRIP, HtmlLinkRewriter, TextLinkRewriter, UrlDecision
+from ..lib.bounded import remember
+from ..lib.keyring import KeyRing
 from ..links import pages
 from ..links.decide import LinkDecision, LinkPolicy
+from ..links.signing import LinkClaims, LinkSigner, TokenExpired, TokenInvalid
 from ..policy.schema import RouteMatch
+from ..rewrite.html import STRIP, HtmlLinkRewriter, TextLinkRewriter, UrlDecision
 from ..routing import Matcher
-from ..signing import KeyRing, LinkClaims, LinkSigner, TokenExpired, TokenInvalid
 from ..store import StoreError
 from .base import Filter
 

@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..lib.keyring import KeyRing
 from ..policy.units import parse_duration
-from ..signing import KeyRing, LinkSigner, TokenExpired, TokenInvalid
+from .signing import LinkSigner, TokenExpired, TokenInvalid
 
 
 def _load(policy_path: str) -> Any:

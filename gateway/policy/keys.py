@@ -6,7 +6,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from ..signing import MIN_SECRET_BYTES, decode_secret
+from ..lib.keyring import MIN_SECRET_BYTES, decode_secret
 from .schema_base import Model
 
 _KID = re.compile(r"[A-Za-z0-9._-]{1,64}")

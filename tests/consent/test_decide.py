@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from gateway.consent.cookies import parse_set_cookie
 from gateway.consent.decide import Decider, choice_kind, request_is_secure
 from gateway.consent.metrics import consent_metrics
 from gateway.consent.resolve import Resolution
 from gateway.consent.state import ConsentState
-from gateway.cookies import parse_set_cookie
 from gateway.metrics import Metrics
 from gateway.store import SQLiteStore, Store, StoreError
 from tests.consent.support import compiled, make_exchange

@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.consent import enforce
+from gateway.consent.cookieclass import CookieClassifier, CookieMatcher
+from gateway.consent.cookies import cookie_names, parse_set_cookie
 from gateway.consent.enforce import Enforcer, default_path
-from gateway.cookieclass import CookieClassifier, CookieMatcher
-from gateway.cookies import cookie_names, parse_set_cookie
 from tests.consent.support import compiled
 
 CLASSIFIER = CookieClassifier(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.consent import expiry
+from gateway.consent.cookies import parse_set_cookie
 from gateway.consent.expiry import SeenCookies, expiry_headers
-from gateway.cookies import parse_set_cookie
 
 EPOCH = "Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 

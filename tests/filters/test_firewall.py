@@ -7,9 +7,9 @@ from typing import Any, cast
 import pytest
 from aiohttp.web import BaseRequest
 
-from gateway.addresses import AddressError
 from gateway.exchange import Decision, Exchange, LocalReply
 from gateway.filters.firewall import Evaluation, Firewall, Verdict
+from gateway.http.addresses import AddressError
 from gateway.metrics import Metrics
 from gateway.policy.schema import Policy
 from gateway.routing import CompiledRoute

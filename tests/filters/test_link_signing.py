@@ -12,9 +12,10 @@ import pytest
 from aiohttp import web
 
 from gateway.demo.helpdesk import runner_url, start_helpdesk
+from gateway.lib.keyring import KeyRing
+from gateway.links.signing import LinkSigner
 from gateway.policy.schema import Policy
 from gateway.server import Gateway
-from gateway.signing import KeyRing, LinkSigner
 from gateway.store import open_store_url
 from tests.conftest import StartGateway
 from tests.support.postgres import dsn_with_schema
@@ -168,8 +169,8 @@ async def test_protected_path_needs_a_valid_token(start_gateway: StartGateway, h
 
 async def test_revocation_is_shared_through_postgresql(helpdesk: web.AppRunner, tmp_path: Path, pg_dsn: str, pg_schema: str) -> None:
     """Two replicas on one PostgreSQL: a revocation made through one is honoured by the other."""
-    from gateway.policy.loader import LoadedPolicy
     from gateway.metrics import Metrics
+    from gateway.policy.loader import LoadedPolicy
 
     dsn = dsn_with_schema(pg_dsn, pg_schema)
     doc = links_policy(helpdesk, tmp_path)

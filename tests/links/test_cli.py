@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.signing import KeyRing, LinkClaims, LinkSigner
+from gateway.lib.keyring import KeyRing
+from gateway.links.signing import LinkClaims, LinkSigner
 
 SECRET = "raw:" + "cli-link-signing-key-for-the-tests-0001"
 RING = KeyRing.from_config([("k1", SECRET)], "k1")

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from gateway.lib.keyring import KeyRing
 from gateway.links.decide import LinkDecision, LinkPolicy
+from gateway.links.signing import LinkSigner
 from gateway.policy.links import Links
-from gateway.signing import KeyRing, LinkSigner
 
 OWN = "help.example.com"
 

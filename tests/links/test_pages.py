@@ -6,8 +6,9 @@ from html.parser import HTMLParser
 
 import pytest
 
+from gateway.lib.keyring import KeyRing
 from gateway.links import pages
-from gateway.signing import KeyRing, LinkSigner
+from gateway.links.signing import LinkSigner
 
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "h1", "p", "strong", "code", "a"}
 

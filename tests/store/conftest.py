@@ -12,6 +12,7 @@ import pytest
 from gateway.store import PostgresStore, SQLiteStore, Store
 from tests.support.postgres import fresh_schema
 
+
 class StoreFactory:
     """Opens stores on one database: several stores are several replicas."""
 

@@ -136,7 +136,7 @@ async def test_without_asyncpg(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_asyncpg_is_imported_only_when_a_postgres_store_opens() -> None:
     code = (
-        "import sys, gateway.store, gateway.signing\n"
+        "import sys, gateway.store, gateway.links.signing\n"
         "s = gateway.store.open_store_url('postgresql://u@h/d')\n"
         "print('asyncpg' in sys.modules)\n"
     )

@@ -1,0 +1,1 @@
+"""Small generic helpers with no HTTP and no policy in them: bounded memos, key rings, metric batches."""
