@@ -42,7 +42,7 @@ from gateway.metrics import Metrics
 from gateway.policy.schema import Policy
 from gateway.routing import CompiledRoute
 
-POLICY = Policy.model_validate({"consent": {
+POLICY = Policy.model_validate({"upstream": {"url": "http://127.0.0.1:8081"}, "consent": {
     "enabled": True,
     "version": "v1",
     "keys": [{"id": "bench", "secret": "raw:a benchmark key, thirty-two bytes or more"}],
@@ -54,7 +54,7 @@ POLICY = Policy.model_validate({"consent": {
     },
 }})
 # The consent section of bench/servers.py gateway_policy(): what bench/run.py measures under load.
-SUITE_POLICY = Policy.model_validate({"consent": {
+SUITE_POLICY = Policy.model_validate({"upstream": {"url": "http://127.0.0.1:8081"}, "consent": {
     "enabled": True,
     "version": "bench",
     "keys": [{"id": "bench", "secret": "raw:a benchmark key, thirty-two bytes or more"}],

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Coroutine, Sequence
@@ -70,11 +71,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_or_exit(policy_path: Path) -> object:
+def _load_or_exit(policy_path: Path, default_upstream: str | None = None) -> object:
     from .policy.loader import PolicyError, load_policy
 
     try:
-        return load_policy(policy_path)
+        return load_policy(policy_path, default_upstream=default_upstream)
     except PolicyError as exc:
         print(str(exc), file=sys.stderr)
         print(f"{policy_path}: refusing to start on an invalid policy", file=sys.stderr)
@@ -134,15 +135,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .server import Gateway
 
     policy_path = Path(args.policy)
-    loaded = _load_or_exit(policy_path)
+    host = f"[{args.helpdesk_host}]" if ":" in args.helpdesk_host else args.helpdesk_host
+    helpdesk_url = f"http://{host}:{args.helpdesk_port}"
+    # Only here is there a helpdesk to default to: a policy may leave upstream.url out.
+    loaded = _load_or_exit(policy_path, default_upstream=helpdesk_url)
     assert isinstance(loaded, LoadedPolicy)
     setup_logging(loaded.policy.logging.level)
+    if loaded.policy.upstream.url != helpdesk_url:
+        log.warning("upstream.url is not the demo helpdesk; requests go to the policy's upstream",
+                    extra={"fields": {"upstream": loaded.policy.upstream.url, "helpdesk": helpdesk_url}})
     _use_uvloop(not args.no_uvloop)
 
     async def main() -> None:
         helpdesk = await start_helpdesk(args.helpdesk_host, args.helpdesk_port)
         try:
-            gateway = Gateway(loaded, policy_path=policy_path)
+            gateway = Gateway(loaded, policy_path=policy_path, default_upstream=helpdesk_url)
             print(
                 f"demo helpdesk on http://{args.helpdesk_host}:{args.helpdesk_port}, "
                 f"gateway on http://{loaded.policy.listen.host}:{loaded.policy.listen.port}, "
@@ -201,9 +208,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer its reader left
+
+
+def stdout_closed() -> int:
+    """The reader of the output went away (``… | head``): stop quietly, like a tool killed by SIGPIPE.
+
+    Python ignores SIGPIPE, so a write to a closed pipe raises instead. Pointing
+    stdout at /dev/null keeps the interpreter's final flush from raising the
+    same error again on the way out.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (captured, replaced)
+        pass
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        status = int(args.func(args))
+        sys.stdout.flush()  # here, not at exit, where a closed pipe could only be reported
+        return status
+    except BrokenPipeError:  # every command that prints: export, receipts, links, schema, explain
+        return stdout_closed()
 
 
 if __name__ == "__main__":

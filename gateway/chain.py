@@ -48,6 +48,8 @@ class Chain:
         self._on_request = _overriding(self.filters, "on_request")
         self._wants_body = _overriding(self.filters, "wants_request_body")
         self._on_response = _overriding(self.reverse, "on_response_headers")
+        self._log_path = _overriding(self.filters, "log_path")
+        self.redacts_paths = bool(self._log_path)
 
     async def request(self, ex: Exchange) -> LocalReply | None:
         for flt in self._on_request:
@@ -79,15 +81,44 @@ class Chain:
         return body
 
     async def response_headers(self, ex: Exchange) -> list[BodyRewriter]:
+        ex.rewrite_body = may_rewrite(ex)
         rewriters: list[BodyRewriter] = []
         for flt in self._on_response:
             try:
                 rewriter = await flt.on_response_headers(ex)
             except Exception:
                 raise _failed(flt, "response_headers", self.metrics) from None
-            if rewriter is not None:
+            if rewriter is not None and ex.rewrite_body:
                 rewriters.append(rewriter)
         return rewriters
+
+    def log_path(self, path: str) -> str:
+        """``path`` as the access log may show it: a filter replaces a secret it carries (a link token)."""
+        for flt in self._log_path:
+            try:
+                shown = flt.log_path(path)
+            except Exception:
+                # Neither the exception nor the path is logged: either may hold the secret.
+                log.error("log path redaction failed", extra={"fields": {"filter": flt.name}})
+                return "-"
+            if shown is not None:
+                return shown
+        return path
+
+
+def may_rewrite(ex: Exchange) -> bool:
+    """Whether this response's body may be rewritten by any filter.
+
+    Not on a route with ``rewrite: false``, and never for a download: a
+    ``Content-Disposition`` other than ``inline`` (unknown types count as
+    ``attachment``, RFC 6266 4.2) means the file must arrive byte for byte.
+    """
+    if not ex.route.rewrite:
+        return False
+    for value in ex.response_headers.getall("Content-Disposition", ()):
+        if value.partition(";")[0].strip().lower() != "inline":
+            return False
+    return True
 
 
 def _overriding(filters: Sequence[Filter], hook: str) -> tuple[Filter, ...]:

@@ -25,7 +25,9 @@ class LocalReply:
     ``reason`` is a stable machine word (``firewall_denied``) used as a metric
     label and log field; ``message`` is a short human sentence for the default
     body. A filter serving its own page (an interstitial, a JSON API) sets
-    ``body`` and ``content_type`` instead.
+    ``body`` and ``content_type`` instead. ``conceal`` answers as a plain
+    status with its standard phrase and no reason header (a hidden area must
+    look like any 404); the reason still goes to logs and metrics.
     """
 
     status: int
@@ -34,6 +36,7 @@ class LocalReply:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     content_type: str = "text/html"
+    conceal: bool = False
 
 
 class BodyRewriter(Protocol):
@@ -78,6 +81,9 @@ class Exchange:
     upstream_target: str | None = None
     response_status: int = 0
     response_headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
+    # Whether the response body may be rewritten at all; the chain settles it before the
+    # response-header filters run (a download or a route with rewrite: false is never rewritten).
+    rewrite_body: bool = True
     decisions: list[Decision] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -43,6 +44,11 @@ _TOO_MANY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\n"
     b"Retry-After: 1\r\nX-Gateway-Reason: too_many_connections\r\nContent-Length: 42\r\n\r\n"
     b"503 Service Unavailable: too many clients\n"
+)
+_TOO_MANY_PER_IP = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    b"Retry-After: 1\r\nX-Gateway-Reason: too_many_connections_per_ip\r\nContent-Length: 55\r\n\r\n"
+    b"503 Service Unavailable: too many connections from you\n"
 )
 
 def _finished(body: StreamReader) -> bool:
@@ -301,9 +307,17 @@ class _ProxyRequestHandler(RequestHandler):
 
 
 class ProxyServer(web.Server):
-    """A low-level server that caps connections and builds hardened handlers."""
+    """A low-level server that caps connections, in all and per peer address, and builds hardened handlers.
 
-    def __init__(self, handler: Any, *, limits: Limits, metrics: Metrics, **kwargs: Any) -> None:
+    The per-address cap can only see the socket peer (the client address a
+    trusted proxy forwards is in a request not yet read); ``trusted_peer``
+    exempts the proxies the policy trusts, which carry many clients' connections.
+    """
+
+    def __init__(
+        self, handler: Any, *, limits: Limits, metrics: Metrics,
+        trusted_peer: Callable[[str], bool] | None = None, **kwargs: Any,
+    ) -> None:
         header_cap = int(limits.max_header_bytes)
         super().__init__(
             handler,
@@ -319,6 +333,9 @@ class ProxyServer(web.Server):
         )
         self.limits = limits
         self.metrics = metrics
+        self._trusted_peer = trusted_peer or (lambda ip: False)
+        self._per_peer: dict[str, int] = {}
+        self._peer_of: dict[RequestHandler, str] = {}
 
     def __call__(self) -> RequestHandler:
         return _ProxyRequestHandler(
@@ -328,12 +345,62 @@ class ProxyServer(web.Server):
 
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         if len(self._connections) >= self.limits.max_connections:
-            self.metrics.local_replies.labels("too_many_connections").inc()
-            transport.write(_TOO_MANY)
-            transport.close()
+            self._refuse(transport, "too_many_connections", _TOO_MANY)
             return
+        cap = self.limits.max_connections_per_ip
+        if cap:
+            peer = transport.get_extra_info("peername")
+            ip = peer[0] if isinstance(peer, tuple) and peer else ""
+            if not self._trusted_peer(ip):
+                count = self._per_peer.get(ip, 0)
+                if count >= cap:
+                    self._refuse(transport, "too_many_connections_per_ip", _TOO_MANY_PER_IP)
+                    return
+                self._per_peer[ip] = count + 1
+                self._peer_of[handler] = ip
         super().connection_made(handler, transport)
 
+    async def drain(self, timeout: float) -> int:
+        """Let requests in progress finish within ``timeout``, then cut off the rest; how many were cut.
+
+        Call it once the sites stopped accepting. Idle keep-alive connections
+        close now, busy ones after their response. aiohttp's own shutdown
+        would wait ``timeout`` twice (once for the handlers, once more after
+        asking them to stop, which a handler waiting on the upstream ignores).
+        """
+        loop = asyncio.get_running_loop()
+        self.pre_shutdown()
+        waiters: list[asyncio.Future[None]] = []
+        for handler in self._connections:
+            if handler._request_in_progress:
+                # aiohttp's hook: resolved when the request's handling ends.
+                if handler._handler_waiter is None:
+                    handler._handler_waiter = loop.create_future()
+                waiters.append(handler._handler_waiter)
+        if waiters:
+            await asyncio.wait(waiters, timeout=timeout)
+        cut = [
+            handler._task_handler for handler in self._connections
+            if handler._request_in_progress and handler._task_handler is not None and not handler._task_handler.done()
+        ]
+        for task in cut:
+            task.cancel()  # the handler's cleanup runs: its access-log line says "shutdown"
+        if cut:
+            await asyncio.wait(cut, timeout=1.0)
+        return len(cut)
+
+    def _refuse(self, transport: asyncio.Transport, reason: str, answer: bytes) -> None:
+        self.metrics.local_replies.labels(reason).inc()
+        transport.write(answer)
+        transport.close()
+
     def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        ip = self._peer_of.pop(handler, None)
+        if ip is not None:
+            left = self._per_peer[ip] - 1
+            if left:
+                self._per_peer[ip] = left
+            else:
+                del self._per_peer[ip]
         if handler in self._connections:
             super().connection_lost(handler, exc)

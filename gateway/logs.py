@@ -1,7 +1,9 @@
 """Structured JSON-lines logging: process events and the access log.
 
 No cookies, no query strings, no Authorization values and no full client
-addresses (unless the policy asks for them) ever reach a log line.
+addresses (unless the policy asks for them) ever reach a log line. A path that
+carries a secret (a link token under ``/_l/``) is logged as its filter
+redacts it (see ``Filter.log_path``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import logging
 import os
 import sys
 import time
-from typing import IO, Any, Literal
+import weakref
+from typing import IO, Any, Callable, Literal
 
 import orjson
 
@@ -89,23 +92,36 @@ class AccessLog:
 
     Lines are buffered and written at most ``FLUSH_DELAY`` seconds later (or
     once ``FLUSH_BYTES`` are pending): one write per batch, not per request.
+    ``redact_path`` turns an entry's ``path`` into what the log may show.
     """
 
     FLUSH_DELAY = 0.25
     FLUSH_BYTES = 64 * 1024
 
-    def __init__(self, enabled: bool, ip_mode: IPMode, stream: IO[bytes] | None = None) -> None:
+    def __init__(
+        self,
+        enabled: bool,
+        ip_mode: IPMode,
+        stream: IO[bytes] | None = None,
+        *,
+        redact_path: Callable[[str], str] | None = None,
+    ) -> None:
         self.enabled = enabled
         self.mask_ip = IPMasker(ip_mode)
+        self._redact_path = redact_path
         self._stream = stream if stream is not None else sys.stdout.buffer
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._timer: asyncio.TimerHandle | None = None
+        _access_logs.add(self)
 
     def write(self, entry: dict[str, Any]) -> None:
         if not self.enabled:
             return
         entry["ts"] = _now_timestamp()
+        path = entry.get("path")
+        if self._redact_path is not None and isinstance(path, str):
+            entry["path"] = self._redact_path(path)
         line = orjson.dumps(entry) + b"\n"
         self._pending.append(line)
         self._pending_bytes += len(line)
@@ -131,6 +147,16 @@ class AccessLog:
             self._stream.flush()
         except (OSError, ValueError):
             pass  # a closed or broken log pipe must not fail requests
+
+
+# Every live access log, so that shutdown can write out the batches of earlier runtimes too.
+_access_logs: weakref.WeakSet[AccessLog] = weakref.WeakSet()
+
+
+def flush_access_logs() -> None:
+    """Write every buffered access-log line now (before the process exits: timers no longer run)."""
+    for access_log in list(_access_logs):
+        access_log.flush()
 
 
 _second_cache: tuple[int, str] = (0, "")

@@ -56,6 +56,10 @@ class Metrics:
         self.local_replies = Counter(
             f"{PREFIX}_local_replies", "Answers given by the gateway itself, by reason.", ["reason"], registry=r,
         )
+        self.underscore_headers = Counter(
+            f"{PREFIX}_underscore_headers", "Request header fields with '_' in the name, by route and "
+            "action (drop: removed, reject: the request got 400 bad_header).", ["route", "action"], registry=r,
+        )
         self.upstream_errors = Counter(
             f"{PREFIX}_upstream_errors", "Failures talking to the upstream, by kind.", ["kind"], registry=r,
         )

@@ -23,7 +23,7 @@ from .exchange import BodyRewriter, Exchange, LocalReply
 from .http import headers as hdr
 from .http.clientip import ClientIPError
 from .http.encoding import decoder_for
-from .http.paths import BadPath, normalize_host, normalize_path
+from .http.paths import BadHost, BadPath, normalize_path, parse_host
 from .http.replies import render
 from .http.upload import BODY_TOO_LARGE, BodyFailure, client_body
 from .http.upstream_client import UpstreamResponse
@@ -46,7 +46,8 @@ def _reply(status: int, reason: str, message: str) -> LocalReply:
 
 
 HEADERS_TOO_LARGE = _reply(431, "headers_too_large", "The request headers are too large.")
-BAD_HOST = _reply(400, "bad_host", "The request needs exactly one Host header.")
+BAD_HOST = _reply(400, "bad_host", "The request needs exactly one Host header with a host name or address.")
+BAD_HEADER = _reply(400, "bad_header", "Header names with '_' are not accepted here.")
 BAD_TARGET = _reply(400, "bad_target", "The request target must be a path.")
 BAD_EXPECT = _reply(417, "bad_expect", "Only 'Expect: 100-continue' is supported.")
 
@@ -84,6 +85,9 @@ class Proxy:
             if not outcome.status:
                 outcome.status = response.status
             return response
+        except asyncio.CancelledError:
+            outcome.reason = "shutdown"  # still running at the end of the drain: cut off
+            raise
         finally:
             self.metrics.in_flight.dec()
             self._account(rt, request, outcome, loop.time() - started)
@@ -99,8 +103,13 @@ class Proxy:
     ) -> web.StreamResponse:
         if hdr.head_size(request.raw_headers) > rt.limits.max_header_bytes:
             return self._close_after(self._local(outcome, HEADERS_TOO_LARGE, request))
+        # Exactly one valid Host, on HTTP/1.0 too: without one, no host rule or server name could decide.
         hosts = request.headers.getall("Host", ())
-        if len(hosts) > 1 or (not hosts and request.version >= (1, 1)):
+        if len(hosts) != 1:
+            return self._close_after(self._local(outcome, BAD_HOST, request))
+        try:
+            authority, host = parse_host(hosts[0])
+        except BadHost:
             return self._close_after(self._local(outcome, BAD_HOST, request))
         raw_target = request.raw_path
         if not raw_target.startswith("/"):
@@ -117,8 +126,20 @@ class Proxy:
             outcome.client_ip = peer
             return self._local(outcome, _reply(400, exc.reason, "The X-Forwarded-For header is not acceptable."), request)
         outcome.client_ip = client_ip
-        host_header = hosts[0] if hosts else rt.upstream_host
-        host = normalize_host(host_header)
+        trusted_peer = rt.client_ip.is_trusted(peer)
+        if trusted_peer:
+            # The host a trusted proxy says the client asked for is what the helpdesk will see as
+            # X-Forwarded-Host, so it is the one decided on; held to the same syntax as Host.
+            claimed = request.headers.getall("X-Forwarded-Host", ())
+            if claimed:
+                try:
+                    if len(claimed) > 1:
+                        raise BadHost("several X-Forwarded-Host headers")
+                    authority, host = parse_host(claimed[0])
+                except BadHost:
+                    return self._close_after(self._local(outcome, BAD_HOST, request))
+        if rt.serves_host is not None and not rt.serves_host(host):
+            return self._close_after(self._local(outcome, rt.unknown_host, request))
         route = rt.routes.lookup(request.method, host, path)
         outcome.route = route.name
         ex = Exchange(
@@ -128,16 +149,21 @@ class Proxy:
         outcome.ex = ex
 
         # Built before the filters run: a request filter may edit what goes upstream.
-        trusted_peer = rt.client_ip.is_trusted(peer)
-        ex.upstream_headers = hdr.upstream_request_headers(
+        ex.upstream_headers, underscored = hdr.upstream_request_headers(
             request.headers,
             client_ip=client_ip,
             proto=hdr.forwarded_proto(request.headers, trusted_peer=trusted_peer, secure=request.secure),
-            forwarded_host=hdr.forwarded_host(request.headers, host_header, trusted_peer=trusted_peer),
-            host=host_header if rt.pass_client_host else rt.upstream_host,
+            forwarded_host=authority,
+            host=authority if rt.pass_client_host else rt.upstream_host,
             via=rt.via,
             keep_length=True,
+            rules=rt.request_headers,
+            underscores=route.underscores,
         )
+        if underscored:
+            self.metrics.underscore_headers.labels(route.name, route.underscores).inc(underscored)
+            if route.underscores == "reject":
+                return self._close_after(self._local(outcome, BAD_HEADER, request))
         reply = await rt.chain.request(ex)
         if reply is not None:
             return self._local(outcome, reply, request)
@@ -219,7 +245,8 @@ class Proxy:
         self, rt: Runtime, request: web.BaseRequest, cap: int, expect_continue: bool, outcome: Outcome
     ) -> AsyncIterator[bytes]:
         async for chunk in client_body(
-            request, cap=cap, idle=rt.limits.body_timeout, expect_continue=expect_continue
+            request, cap=cap, idle=rt.limits.body_timeout, expect_continue=expect_continue,
+            total=rt.limits.body_total_timeout,
         ):
             outcome.bytes_in += len(chunk)
             yield chunk

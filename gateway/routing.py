@@ -5,8 +5,9 @@ character (``*``, ``?``, ``[``): ``/agent`` and ``/agent/`` both match
 ``/agent``, ``/agent/`` and ``/agent/x`` but not ``/agents`` — an upstream that
 ignores a trailing slash must not serve ``/agent`` outside a rule written as
 ``/agent/``. In a glob, ``*`` matches within one path segment and ``**`` across
-segments; write ``/upload*`` to also match ``/uploads``. Hosts are compared
-case-insensitively without the port and may be globs.
+segments; write ``/upload*`` to also match ``/uploads``. A ``path_exact`` is
+one path compared whole. Hosts are compared case-insensitively without the
+port and may be globs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from .http.headers import UnderscoreAction
 from .policy.schema import Policy, RouteMatch
 
 _GLOB_CHARS = frozenset("*?[")
@@ -89,7 +91,7 @@ class Matcher:
     __slots__ = ("_path", "_host", "_methods")
 
     def __init__(self, match: RouteMatch) -> None:
-        self._path = _path_predicate(match.path)
+        self._path = match.path_exact.__eq__ if match.path_exact is not None else _path_predicate(match.path)
         self._host = _host_predicate(match.host)
         self._methods = frozenset(match.methods) if match.methods else None
 
@@ -109,14 +111,19 @@ class CompiledRoute:
     name: str
     max_body_bytes: int
     first_byte_timeout: float
+    rewrite: bool = True  # response bodies may be rewritten (routes[].rewrite)
+    # Request header names with '_': drop, reject or allow (routes[] over listen.headers_with_underscores).
+    underscores: UnderscoreAction = "drop"
 
 
 class RouteTable:
     """First matching route wins; ``default`` catches the rest."""
 
     def __init__(self, policy: Policy) -> None:
+        underscores = policy.listen.headers_with_underscores
         self.default = CompiledRoute(
-            "default", policy.limits.max_body_bytes, policy.upstream.timeouts.first_byte
+            "default", policy.limits.max_body_bytes, policy.upstream.timeouts.first_byte,
+            underscores=underscores,
         )
         self._routes = tuple(
             (
@@ -127,6 +134,8 @@ class RouteTable:
                     route.first_byte_timeout
                     if route.first_byte_timeout is not None
                     else policy.upstream.timeouts.first_byte,
+                    route.rewrite,
+                    underscores=route.headers_with_underscores or underscores,
                 ),
             )
             for route in policy.routes

@@ -11,9 +11,12 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .chain import Chain
+from .exchange import LocalReply
 from .filters.registry import FILTER_CLASSES
 from .http.clientip import ClientIPResolver
 from .http.encoding import narrow_accept_encoding
+from .http.headers import RequestHeaderRules
+from .http.paths import server_name_matcher
 from .http.upstream_client import UpstreamPool
 from .logs import AccessLog
 from .metrics import Metrics
@@ -39,6 +42,12 @@ class Runtime:
         self.upstream_host = parts.netloc.rpartition("@")[2]
         self.pass_client_host = upstream.host_header == "client"
         self.via = upstream.via
+        # What of the client's request head never reaches the helpdesk, and which host it may ask for.
+        self.request_headers = RequestHeaderRules(upstream.strip_request_headers, upstream.set_headers)
+        self.serves_host = server_name_matcher(policy.listen.server_names)
+        self.unknown_host = LocalReply(
+            policy.listen.unknown_host_status, "unknown_host", "This gateway does not serve that host."
+        )
         self.timeouts = upstream.timeouts
         self.limits = policy.limits
         # The idle timeout of the response body is enforced per read by the proxy;
@@ -51,7 +60,10 @@ class Runtime:
         self.upstream_pool: UpstreamPool | None = None
         rewrites = any(getattr(f, "rewrites_responses", False) for f in self.chain.filters)
         self.narrow_accept_encoding = narrow_accept_encoding if rewrites else None
-        self.access_log = AccessLog(policy.logging.access_log, policy.logging.client_ip)
+        self.access_log = AccessLog(
+            policy.logging.access_log, policy.logging.client_ip,
+            redact_path=self.chain.log_path if self.chain.redacts_paths else None,
+        )
 
 
 def needs_store(policy: Policy) -> bool:

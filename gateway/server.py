@@ -21,8 +21,9 @@ from .admin import make_admin_app
 from .http.framing import require_compiled_parser
 from .http.upstream_client import UpstreamPool
 from .listener import ProxyServer
+from .logs import flush_access_logs
 from .metrics import Metrics
-from .policy.loader import LoadedPolicy, PolicyError, load_policy
+from .policy.loader import SETTLE_SECONDS, LoadedPolicy, PolicyError, load_policy
 from .policy.schema import Policy
 from .proxy import Proxy
 from .runtime import Runtime, needs_store
@@ -32,13 +33,18 @@ from .watcher import PolicyWatcher
 log = logging.getLogger("gateway.server")
 
 _GC_THRESHOLD = 50_000
+_CLEANUP_TIMEOUT = 1.0  # aiohttp's shutdown, after stop() drained (the admin listener's too)
 _METRICS_FLUSH_EVERY = 1.0
 
 
 class Gateway:
-    def __init__(self, loaded: LoadedPolicy, metrics: Metrics | None = None, policy_path: Path | None = None) -> None:
+    def __init__(
+        self, loaded: LoadedPolicy, metrics: Metrics | None = None, policy_path: Path | None = None,
+        *, default_upstream: str | None = None,
+    ) -> None:
         self.metrics = metrics or Metrics()
         self.policy_path = policy_path
+        self.default_upstream = default_upstream  # the demo's helpdesk, for policies that name none
         self.runtime = Runtime(loaded.policy, self.metrics, loaded.checksum)
         self.metrics.reload_success.set(1)
         self.metrics.reload_timestamp.set(time.time())
@@ -47,10 +53,11 @@ class Gateway:
         self._metrics_timer: asyncio.TimerHandle | None = None
         self._upstreams: dict[tuple[str, int, float, int, str | None], UpstreamPool] = {}
         self._runner: web.BaseRunner | None = None
+        self._server: ProxyServer | None = None
         self._admin_runner: web.AppRunner | None = None
         self._watcher: PolicyWatcher | None = None
         self._reload_lock = asyncio.Lock()
-        self._stores: dict[tuple[str, float], Store] = {}
+        self._stores: dict[tuple[str, float, float, float], Store] = {}
         self.public_port = 0
         self.admin_port = 0
         self.stopped = asyncio.Event()
@@ -110,8 +117,13 @@ class Gateway:
             max_field_size=policy.limits.max_header_bytes,
             read_bufsize=2**16,
         )
-        server = ProxyServer(Proxy(self, self.metrics), limits=policy.limits, metrics=self.metrics)
-        self._runner = web.ServerRunner(server, shutdown_timeout=policy.limits.drain_timeout)
+        server = self._server = ProxyServer(
+            Proxy(self, self.metrics), limits=policy.limits, metrics=self.metrics,
+            # Read per connection: a reload's trusted proxies apply at once.
+            trusted_peer=lambda ip: self.runtime.client_ip.is_trusted(ip),
+        )
+        # stop() drains (drain_timeout) before the runner's cleanup, which then finds nothing in flight.
+        self._runner = web.ServerRunner(server, shutdown_timeout=_CLEANUP_TIMEOUT)
         await self._runner.setup()
         site = web.TCPSite(
             self._runner, policy.listen.host, policy.listen.port,
@@ -120,7 +132,9 @@ class Gateway:
         await site.start()
         self.public_port = int(self._runner.addresses[0][1])
         if admin and policy.admin.enabled:
-            self._admin_runner = web.AppRunner(make_admin_app(self), access_log=None)
+            self._admin_runner = web.AppRunner(
+                make_admin_app(self), access_log=None, shutdown_timeout=_CLEANUP_TIMEOUT
+            )
             await self._admin_runner.setup()
             admin_site = web.TCPSite(self._admin_runner, policy.admin.host, policy.admin.port, reuse_port=reuse_port)
             await admin_site.start()
@@ -143,7 +157,10 @@ class Gateway:
         async with self._reload_lock:
             self.metrics.reload_timestamp.set(time.time())
             try:
-                loaded = await asyncio.to_thread(load_policy, self.policy_path)
+                # settle: a file caught mid-write (truncated, half rewritten) is not loaded.
+                loaded = await asyncio.to_thread(
+                    load_policy, self.policy_path, default_upstream=self.default_upstream, settle=SETTLE_SECONDS
+                )
                 runtime = await self._compile(loaded.policy, loaded.checksum)
             except PolicyError as exc:
                 self._reload_failed(str(exc))
@@ -168,10 +185,14 @@ class Gateway:
         """A Runtime with its store opened (stores are kept across reloads, one per URL)."""
         store = None
         if needs_store(policy):
-            key = (policy.store.url, policy.store.receipt_retention)
+            timeouts = policy.store.timeouts
+            key = (policy.store.url, policy.store.receipt_retention, timeouts.connect, timeouts.operation)
             store = self._stores.get(key)
             if store is None:
-                store = open_store_url(policy.store.url, receipt_retention=policy.store.receipt_retention)
+                store = open_store_url(
+                    policy.store.url, receipt_retention=policy.store.receipt_retention,
+                    connect_timeout=timeouts.connect, operation_timeout=timeouts.operation,
+                )
                 await store.open()
                 self._stores[key] = store
                 log.info("state store opened", extra={"fields": {"store": policy.store.url.split("://")[0]}})
@@ -203,14 +224,28 @@ class Gateway:
         self._metrics_timer = asyncio.get_running_loop().call_later(_METRICS_FLUSH_EVERY, self._flush_metrics)
 
     async def stop(self) -> None:
-        """Stop accepting, let in-flight requests finish within the drain timeout."""
+        """Stop accepting, let in-flight requests finish within the drain timeout, cut off the rest.
+
+        The whole stop takes the drain timeout plus a moment: requests still
+        running then are cancelled (each gets its access-log line, reason
+        ``shutdown``), and every log is written out before returning.
+        """
         if self._watcher is not None:
             await self._watcher.stop()
+        if self._runner is not None and self._server is not None:
+            for site in list(self._runner.sites):
+                await site.stop()  # no new connections from here on
+            await asyncio.sleep(0)  # requests accepted just before start being handled
+            drain = self.runtime.limits.drain_timeout
+            cut = await self._server.drain(drain)
+            if cut:
+                log.warning("requests cut off at the end of the drain",
+                            extra={"fields": {"requests": cut, "drain_timeout": drain}})
         if self._admin_runner is not None:
             await self._admin_runner.cleanup()
         if self._runner is not None:
             await self._runner.cleanup()
-        self.runtime.access_log.flush()
+        flush_access_logs()
         if self._metrics_timer is not None:
             self._metrics_timer.cancel()
             self._metrics_timer = None
@@ -223,6 +258,7 @@ class Gateway:
         for store in self._stores.values():
             await store.close()
         self._stores.clear()
+        flush_access_logs()
         self.stopped.set()
 
     async def serve_forever(self, *, reuse_port: bool = False, admin: bool = True) -> None:
@@ -255,9 +291,11 @@ def _tune_gc() -> None:
 
 def _listener_changes(old: Runtime, new: Runtime) -> list[str]:
     changed = []
-    for key in ("listen", "admin"):
-        if getattr(old.policy, key) != getattr(new.policy, key):
-            changed.append(key)
+    # The public address is bound once; listen's host and header checks apply per request.
+    if (old.policy.listen.host, old.policy.listen.port) != (new.policy.listen.host, new.policy.listen.port):
+        changed.append("listen")
+    if old.policy.admin != new.policy.admin:
+        changed.append("admin")
     # Read once by the listener and runner; the other limits apply per request.
     for key in _LISTENER_LIMITS:
         if getattr(old.policy.limits, key) != getattr(new.policy.limits, key):
@@ -265,4 +303,6 @@ def _listener_changes(old: Runtime, new: Runtime) -> list[str]:
     return changed
 
 
-_LISTENER_LIMITS = ("max_header_bytes", "header_timeout", "keepalive_timeout", "max_connections", "drain_timeout")
+_LISTENER_LIMITS = (
+    "max_header_bytes", "header_timeout", "keepalive_timeout", "max_connections", "max_connections_per_ip",
+)

@@ -26,6 +26,7 @@ log = logging.getLogger("gateway.workers")
 
 WORKER_ENV = "PRIVACY_GATEWAY_WORKER"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_KILL_AFTER_DRAIN = 3.0
 
 
 def is_worker() -> bool:
@@ -78,12 +79,12 @@ class _Supervisor:
                 proc.send_signal(sig)
 
     async def reload(self) -> None:
-        from .policy.loader import PolicyError, load_policy
+        from .policy.loader import SETTLE_SECONDS, PolicyError, load_policy
         from .runtime import Runtime
 
         self.signal_all(signal.SIGHUP)
         try:
-            loaded = await asyncio.to_thread(load_policy, self.policy_path)
+            loaded = await asyncio.to_thread(load_policy, self.policy_path, settle=SETTLE_SECONDS)
             self.runtime = Runtime(loaded.policy, self.metrics, loaded.checksum)
         except PolicyError:
             pass  # each worker logs and counts its own failed reload
@@ -108,11 +109,15 @@ class _Supervisor:
         await stop.wait()
         self.stopping = True
         self.signal_all(signal.SIGTERM)
-        grace = policy.limits.drain_timeout + 5
+        # A worker stops within its drain timeout plus a moment, logs written (see Gateway.stop);
+        # SIGKILL is only for one that hangs, and would lose its buffered access-log lines.
+        grace = self.runtime.limits.drain_timeout + _KILL_AFTER_DRAIN
         try:
             async with asyncio.timeout(grace):
                 await asyncio.gather(*(p.wait() for p in self.procs.values()))
         except TimeoutError:
+            log.error("workers still running after the drain; killing them",
+                      extra={"fields": {"workers": [i for i, p in self.procs.items() if p.returncode is None]}})
             self.signal_all(signal.SIGKILL)
         for task in watchers:
             task.cancel()

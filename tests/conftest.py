@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -13,6 +14,7 @@ from aiohttp import web
 from gateway.metrics import Metrics
 from gateway.policy.loader import load_policy
 from gateway.server import Gateway
+from tests.support.helpdesk import django_helpdesk, helpdesk_gateway, helpdesk_visitors  # noqa: F401  (fixtures)
 from tests.support.postgres import pg_dsn, pg_schema, store_backend  # noqa: F401  (fixtures)
 from tests.support.upstream import make_upstream
 
@@ -47,6 +49,25 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def secrets_to_files(doc: Any, directory: Path) -> Any:
+    """``doc`` with each inline ``secret`` written to a file in ``directory`` and given as ``${file:...}``.
+
+    A policy takes key material by reference only; tests keep their keys as constants.
+    """
+    if isinstance(doc, list):
+        return [secrets_to_files(item, directory) for item in doc]
+    if not isinstance(doc, dict):
+        return doc
+    out = {}
+    for key, value in doc.items():
+        if key == "secret" and isinstance(value, str) and not value.startswith("${"):
+            name = "key-" + hashlib.sha256(value.encode()).hexdigest()[:16]
+            (directory / name).write_text(value)
+            value = f"${{file:{name}}}"
+        out[key] = secrets_to_files(value, directory)
+    return out
+
+
 StartGateway = Callable[..., Awaitable[Gateway]]
 
 
@@ -62,7 +83,7 @@ async def start_gateway(tmp_path: Path, upstream: web.AppRunner) -> AsyncIterato
             "upstream": {"url": upstream_url(upstream)},
             "logging": {"access_log": False},
         }
-        doc = deep_merge(base, policy or {})
+        doc = secrets_to_files(deep_merge(base, policy or {}), tmp_path)
         path = tmp_path / "policy.yaml"
         path.write_text(yaml.safe_dump(doc))
         gateway = Gateway(load_policy(path), Metrics(), policy_path=path)

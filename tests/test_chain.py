@@ -14,10 +14,10 @@ from gateway.exchange import BodyRewriter, Exchange, LocalReply
 from gateway.filters.base import Filter
 from gateway.filters.firewall import Firewall
 from gateway.metrics import Metrics
-from gateway.policy.schema import Policy
 from gateway.routing import CompiledRoute
+from tests.support.policy import make_policy
 
-POLICY = Policy()
+POLICY = make_policy()
 
 
 def make_exchange(client_ip: str = "203.0.113.7", path: str = "/") -> Exchange:
@@ -223,7 +223,7 @@ async def test_cancellation_is_not_a_filter_error() -> None:
 
 async def test_real_firewall_reply_stops_the_chain() -> None:
     metrics, calls = fresh()
-    policy = Policy.model_validate({"firewall": {"default": "deny"}})
+    policy = make_policy({"firewall": {"default": "deny"}})
     chain = Chain([Firewall(policy, metrics), probe("after", metrics, calls)], metrics)
     reply = await chain.request(make_exchange())
     assert reply is not None and (reply.status, reply.reason) == (403, "firewall_denied")
@@ -232,7 +232,7 @@ async def test_real_firewall_reply_stops_the_chain() -> None:
 
 async def test_real_firewall_bad_client_ip_fails_closed(caplog: pytest.LogCaptureFixture) -> None:
     metrics, calls = fresh()
-    chain = Chain([Firewall(Policy(), metrics), probe("after", metrics, calls)], metrics)
+    chain = Chain([Firewall(make_policy(), metrics), probe("after", metrics, calls)], metrics)
     with caplog.at_level(logging.ERROR, logger="gateway.chain"):
         assert await chain.request(make_exchange(client_ip="not-an-ip")) is FILTER_FAILED
     assert calls == []
@@ -343,3 +343,62 @@ def test_each_phase_awaits_only_the_filters_that_take_part_in_it() -> None:
     assert chain._on_request == (request_only, both)
     assert chain._on_response == (both,)
     assert chain.filters == (request_only, both)  # the full list is kept for everything else
+
+
+@pytest.mark.parametrize(
+    ("dispositions", "rewrite_route", "kept"),
+    [
+        ((), True, True),
+        (("inline",), True, True),
+        (("Inline; filename=page.html",), True, True),
+        (("attachment; filename=notes.txt",), True, False),
+        ((" ATTACHMENT ",), True, False),
+        (("form-data; name=x",), True, False),  # an unknown type is handled as attachment (RFC 6266)
+        (("inline", "attachment"), True, False),
+        ((), False, False),  # routes[].rewrite: false
+    ],
+)
+async def test_downloads_and_routes_without_rewrite_get_no_body_rewriter(
+    dispositions: tuple[str, ...], rewrite_route: bool, kept: bool
+) -> None:
+    metrics, calls = fresh()
+    seen: list[bool] = []
+
+    class Looks(Probe):
+        async def on_response_headers(self, ex: Exchange) -> BodyRewriter | None:
+            seen.append(ex.rewrite_body)
+            return self.rewriter
+
+    upper = Upper()
+    chain = Chain([Looks(metrics, calls, rewriter=upper)], metrics)
+    ex = make_exchange()
+    ex.route = CompiledRoute("media", 1 << 20, 60.0, rewrite=rewrite_route)
+    for value in dispositions:
+        ex.response_headers.add("Content-Disposition", value)
+    assert await chain.response_headers(ex) == ([upper] if kept else [])
+    assert seen == [kept]  # filters are told before they run, so they can skip their work
+
+
+class _Redacting(Filter):
+    name = "redacting"
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__(POLICY, Metrics())
+        self.fail = fail
+
+    def log_path(self, path: str) -> str | None:
+        if self.fail:
+            raise Boom(path)
+        return "/secret/~h:0" if path.startswith("/secret/") else None
+
+
+def test_log_path_asks_the_filters_that_redact(caplog: pytest.LogCaptureFixture) -> None:
+    assert not Chain([_RequestOnly(POLICY, Metrics())], Metrics()).redacts_paths
+    chain = Chain([_RequestOnly(POLICY, Metrics()), _Redacting()], Metrics())
+    assert chain.redacts_paths
+    assert chain.log_path("/secret/token-value") == "/secret/~h:0"
+    assert chain.log_path("/tickets/1") == "/tickets/1"
+    broken = Chain([_Redacting(fail=True)], Metrics())
+    with caplog.at_level(logging.ERROR, logger="gateway.chain"):
+        assert broken.log_path("/secret/token-value") == "-"  # fail closed: nothing of the path
+    assert "token-value" not in caplog.text

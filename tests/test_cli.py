@@ -84,6 +84,43 @@ def test_check_reports_every_error_with_file_and_line(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "site.yaml:1: the file is empty; a policy file must set at least one key"),
+        ("# to do\n", "site.yaml:1: the file holds only comments; a policy file must set at least one key"),
+        ("firewall: {default: deny}\n", "site.yaml:1: upstream.url: required key missing: the helpdesk's base URL, "
+         "e.g. http://helpdesk.internal:8000"),
+    ],
+)
+def test_check_refuses_an_empty_policy_and_one_without_an_upstream(tmp_path: Path, text: str, expected: str) -> None:
+    (tmp_path / "site.yaml").write_text(text)
+    result = run_cli("check", "site.yaml", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [expected, "site.yaml: 1 error; policy is NOT valid"]
+
+
+def test_check_refuses_inline_secrets_and_pre_ticked_consent(tmp_path: Path) -> None:
+    (tmp_path / "site.yaml").write_text(
+        "upstream: {url: 'http://helpdesk:8000'}\n"                          # 1
+        "consent:\n"                                                         # 2
+        "  keys: [{id: k1, secret: 'raw:an inline key of more than 32 bytes'}]\n"  # 3
+        "  categories:\n"                                                    # 4
+        "    analytics: {default: true}\n"                                   # 5
+    )
+    result = run_cli("check", "site.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "site.yaml:3: consent.keys[0].secret: key material must be a reference, not inline: "
+        "write ${ENV_VAR} or ${file:path}",
+        "site.yaml:4: consent.categories: analytics: default: true pre-ticks consent, which is unlawful in the EU "
+        "(GDPR Art. 4(11), CJEU C-673/17 Planet49); remove it, or set allow_preticked: true on the category "
+        "for a site outside EU law",
+        "site.yaml: 2 errors; policy is NOT valid",
+    ]
+    assert "inline key" not in result.stderr
+
+
 def test_schema_prints_the_committed_schema() -> None:
     result = run_cli("schema")
     assert result.returncode == 0, result.stderr
@@ -110,6 +147,29 @@ def test_explain_the_demo_agent_area(xff: list[str], client_ip: str, decision: s
     assert text.returncode == 0, text.stderr
     assert f"client IP:    {client_ip}" in text.stdout
     assert f"decision:     {decision}" in text.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["schema"], id="schema"),
+        pytest.param(["explain", "--policy", str(DEMO_POLICY), "--peer", "127.0.0.1", "--json"], id="explain"),
+        pytest.param(["links", "sign", "--policy", str(DEMO_POLICY), "https://example.org/x", "--base", "http://gw"],
+                     id="links-sign"),
+    ],
+)
+def test_output_into_a_closed_pipe_ends_quietly(args: list[str]) -> None:
+    """``privacy-gateway schema | head -c0``: no traceback, the status a shell gives a writer SIGPIPE ended."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte: every write fails
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", *args], cwd=ROOT, env=cli_env(), stdout=write_end,
+            stderr=subprocess.PIPE, text=True, timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
 
 
 # --- serve -----------------------------------------------------------------------------
@@ -386,12 +446,101 @@ async def test_serve_with_two_workers_shares_the_port_and_aggregates_metrics(tmp
 
 def test_serve_says_in_one_line_when_the_store_cannot_be_opened(tmp_path: Path) -> None:
     policy = tmp_path / "p.yaml"
+    (tmp_path / "links.key").write_text("raw:" + "k" * 40 + "\n")
     write_policy(policy, {
-        "listen": {"port": 0}, "admin": {"enabled": False},
-        "links": {"enabled": True, "keys": [{"id": "k1", "secret": "raw:" + "k" * 40}]},
+        "listen": {"port": 0}, "admin": {"enabled": False}, "upstream": {"url": "http://127.0.0.1:9"},
+        "links": {"enabled": True, "keys": [{"id": "k1", "secret": "${file:links.key}"}]},
         "store": {"url": f"postgresql://nobody@127.0.0.1:{free_port()}/x"},
     })
     result = run_cli("serve", "--policy", str(policy))
     assert result.returncode == 1
     assert "cannot open the state store" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- demo: the only command with an upstream of its own ----------------------------------
+
+
+async def test_demo_runs_its_helpdesk_as_the_upstream_a_policy_leaves_out(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(ROOT / "policies" / "demo-secrets", tmp_path / "demo-secrets")
+    doc = yaml.safe_load(DEMO_POLICY.read_text())
+    del doc["upstream"]["url"]
+    listen, admin, helpdesk = free_port(), free_port(), free_port()
+    doc["listen"]["port"], doc["admin"]["port"] = listen, admin
+    doc["store"]["url"] = f"sqlite:///{tmp_path}/state.sqlite3"
+    doc["logging"]["access_log"] = False
+    policy_path = tmp_path / "demo.yaml"
+    write_policy(policy_path, doc)
+    # Outside the demo the upstream is required.
+    assert "upstream.url: required key missing" in run_cli("check", str(policy_path)).stderr
+    async with processes() as procs:
+        demo = Proc("demo", ["-m", "gateway", "demo", "--policy", str(policy_path), "--helpdesk-port", str(helpdesk),
+                             "--no-uvloop"], tmp_path)
+        procs.append(demo)
+        await wait_for_port(listen, demo)
+        await wait_for_port(admin, demo)
+        status, body = await get(f"http://127.0.0.1:{listen}/echo")
+        assert status == 200, body
+        assert json.loads(body)["path"] == "/echo"  # the demo helpdesk answered
+        # A reload reads the file again and still has the demo's upstream.
+        demo.signal(signal.SIGHUP)
+        reloads = "privacy_gateway_policy_reloads_total"
+        await eventually(lambda: metric(admin, reloads, {"result": "success"}), what="a reload of the demo")
+        assert await metric(admin, "privacy_gateway_policy_reload_success") == 1
+        assert (await get(f"http://127.0.0.1:{listen}/echo"))[0] == 200
+        demo.signal(signal.SIGTERM)
+        assert await demo.wait(20) == 0, demo.output()
+
+
+# --- stop: the drain is bounded, and cut-off requests are logged ---------------------
+
+DRAIN = 2.0
+STOP_MARGIN = 1.5  # the drain, then a fraction of a second of cleanup (measured: 0.1 s)
+
+
+def _access_lines(proc: Proc) -> list[dict[str, Any]]:
+    lines = proc._out_path.read_text(errors="replace").splitlines()
+    return [entry for line in lines if line.startswith("{") and (entry := json.loads(line)).get("event") == "access"]
+
+
+async def _stop_with_a_request_in_flight(tmp_path: Path, *workers: str) -> None:
+    async with processes() as procs:
+        upstream = await start_helpdesk(procs, tmp_path)
+        listen, admin = free_port(), free_port()
+        policy_path = tmp_path / "policy.yaml"
+        doc = serve_policy(listen, admin, upstream, limits={"drain_timeout": f"{DRAIN:g}s"})
+        doc["logging"]["access_log"] = True
+        write_policy(policy_path, doc)
+        gateway = Proc("gateway", ["-m", "gateway", "serve", *workers, "--policy", str(policy_path)], tmp_path)
+        procs.append(gateway)
+        await wait_for_port(admin, gateway)
+        await wait_for_port(listen, gateway)
+        base = f"http://127.0.0.1:{listen}"
+        assert (await get(f"{base}/delay/0"))[0] == 200  # answered before the stop: logged as usual
+
+        slow = asyncio.create_task(get(f"{base}/delay/60"))
+        await eventually(lambda: metric(admin, "privacy_gateway_in_flight_requests"), what="the request in flight")
+        signalled = time.monotonic()
+        gateway.signal(signal.SIGTERM)
+        assert await gateway.wait(DRAIN + 15) == 0, gateway.output()
+        took = time.monotonic() - signalled
+        with contextlib.suppress(aiohttp.ClientError):
+            await asyncio.wait_for(slow, 5)
+        assert took <= DRAIN + STOP_MARGIN, f"stopped {took:.1f}s after SIGTERM (drain {DRAIN}s)\n{gateway.output()}"
+
+        entries = _access_lines(gateway)
+        by_path = {entry["path"]: entry for entry in entries}
+        assert by_path["/delay/0"]["status"] == 200, entries
+        assert by_path["/delay/60"]["reason"] == "shutdown", entries
+        stderr = gateway._err_path.read_text()
+        assert "requests cut off at the end of the drain" in stderr, gateway.output()
+
+
+async def test_sigterm_stops_within_the_drain_and_logs_the_request_it_cut_off(tmp_path: Path) -> None:
+    await _stop_with_a_request_in_flight(tmp_path)
+
+
+async def test_sigterm_with_workers_stops_within_the_drain_and_keeps_the_access_log(tmp_path: Path) -> None:
+    await _stop_with_a_request_in_flight(tmp_path, "--workers", "2")

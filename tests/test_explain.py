@@ -11,9 +11,9 @@ from gateway.explain import Explainer, explain
 from gateway.filters.firewall import Firewall
 from gateway.http.clientip import ClientIPResolver, Hop
 from gateway.metrics import Metrics
-from gateway.policy.schema import Policy
+from tests.support.policy import make_policy
 
-POLICY = Policy.model_validate({
+POLICY = make_policy({
     "ip_lists": {"office": ["192.0.2.0/24"], "lb": ["10.0.0.0/24"]},
     "client_ip": {"trusted_proxies": ["lb"]},
     "firewall": {"rules": [
@@ -110,7 +110,7 @@ def test_text_notes() -> None:
 
 
 def test_disabled_firewall() -> None:
-    e = explain(Policy.model_validate({"firewall": {"enabled": False}}), peer="203.0.113.1", xff=[], path="/")
+    e = explain(make_policy({"firewall": {"enabled": False}}), peer="203.0.113.1", xff=[], path="/")
     assert (e.firewall_enabled, e.rule, e.decision, e.status) == (False, None, "allow", None)
     assert "firewall:     disabled" in e.to_text()
 
@@ -118,7 +118,7 @@ def test_disabled_firewall() -> None:
 def test_uses_the_compiled_objects_it_is_given() -> None:
     # The admin endpoint hands over the live chain's objects; their answer is the answer.
     metrics = Metrics()
-    strict = Policy.model_validate({"firewall": {"default": "deny", "status": 451}})
+    strict = make_policy({"firewall": {"default": "deny", "status": 451}})
     firewall = Firewall(strict, metrics)
     resolver = ClientIPResolver(strict)
     explainer = Explainer(POLICY, resolver=resolver, firewall=firewall)

@@ -477,6 +477,29 @@ async def test_slow_request_body_is_408(gw: Gateway, upstream: web.AppRunner) ->
     assert seen(upstream) == []
 
 
+async def test_a_body_dripped_just_inside_the_idle_timeout_is_cut_at_the_total_deadline(
+    start_gateway: StartGateway, upstream: web.AppRunner
+) -> None:
+    # A byte every 0.2 s never trips body_timeout (0.5 s); only the whole body's deadline ends it.
+    gw = await start_gateway({"limits": {**LIMITS, "body_total_timeout": 1.5}})
+    async with connect(gw.public_port) as (reader, writer):
+        await send(writer, b"POST /echo HTTP/1.1\r\n" + HOST + b"Content-Length: 1000\r\n\r\n")
+
+        async def drip() -> None:
+            for _ in range(1000):
+                await send(writer, b"b")
+                await asyncio.sleep(0.2)
+
+        dripping = asyncio.create_task(drip())
+        try:
+            data, closed = await read_until_closed(reader, timeout=1.5 + DEADLINE_BOUND)
+        finally:
+            dripping.cancel()
+    assert [(r.status, r.reason) for r in parse_replies(data)] == [(408, "body_timeout")]
+    assert closed
+    assert seen(upstream) == []
+
+
 async def test_slow_reader_is_cut_after_send_timeout(gw: Gateway) -> None:
     size = 256 * 1024 * 1024  # far more than the socket buffers between us and the gateway
     async with connect(gw.public_port, rcvbuf=16 * 1024) as (reader, writer):
@@ -520,6 +543,63 @@ async def test_connection_cap_answers_503_and_frees_slots(start_gateway: StartGa
             await asyncio.sleep(0.05)
         else:
             pytest.fail("the slot of a closed connection was never freed")
+
+
+@contextlib.asynccontextmanager
+async def connect_from(source: str, port: int) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.wait_closed()
+
+
+async def _hold(stack: contextlib.AsyncExitStack, source: str, port: int, count: int) -> None:
+    """``count`` connections from ``source``, each shown to be served."""
+    for _ in range(count):
+        reader, writer = await stack.enter_async_context(connect_from(source, port))
+        await send(writer, b"GET /echo HTTP/1.1\r\n" + HOST + b"\r\n")
+        assert (await read_reply(reader)).status == 200
+
+
+async def _one_more(source: str, port: int) -> list[tuple[int, str | None]]:
+    async with connect_from(source, port) as (reader, writer):
+        await send(writer, b"GET /echo HTTP/1.1\r\n" + HOST + b"\r\n")
+        data, _ = await read_until_closed(reader, timeout=1.0)
+    return [(r.status, r.reason) for r in parse_replies(data)]
+
+
+async def test_one_address_cannot_take_every_connection(start_gateway: StartGateway) -> None:
+    gw = await start_gateway({"limits": {**LIMITS, "max_connections_per_ip": 3}})
+    async with contextlib.AsyncExitStack() as stack:
+        await _hold(stack, "127.0.0.1", gw.public_port, 3)
+        assert await _one_more("127.0.0.1", gw.public_port) == [(503, "too_many_connections_per_ip")]
+        assert local_replies(gw, "too_many_connections_per_ip") == 1
+        # Another address is served meanwhile.
+        assert (await _one_more("127.0.0.2", gw.public_port))[0][0] == 200
+    # Closed connections give their slots back.
+    for _ in range(50):
+        if (await _one_more("127.0.0.1", gw.public_port))[0][0] == 200:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the slots of closed connections were never freed")
+
+
+@pytest.mark.parametrize(
+    ("settings", "why"),
+    [({"client_ip": {"trusted_proxies": ["127.0.0.1"]}}, "a trusted proxy"), ({}, "no cap (0)")],
+)
+async def test_trusted_proxies_and_a_cap_of_zero_are_not_capped(
+    start_gateway: StartGateway, settings: dict[str, Any], why: str
+) -> None:
+    cap = 0 if not settings else 2
+    gw = await start_gateway({"limits": {**LIMITS, "max_connections_per_ip": cap}, **settings})
+    async with contextlib.AsyncExitStack() as stack:
+        await _hold(stack, "127.0.0.1", gw.public_port, 4)
+    assert local_replies(gw, "too_many_connections_per_ip") == 0, why
 
 
 # --- Expect: 100-continue ----------------------------------------------------------------

@@ -192,6 +192,17 @@ def test_access_log_writes_one_json_line() -> None:
     assert second["status"] == 403
 
 
+def test_access_log_redacts_paths_that_carry_secrets() -> None:
+    stream = io.BytesIO()
+    log = AccessLog(True, "truncated", stream, redact_path=lambda p: "/_l/~h:0" if p.startswith("/_l/") else p)
+    log.write({"method": "GET", "path": "/_l/eyJhbGciOi.secret.sig"})
+    log.write({"method": "GET", "path": "/tickets/1"})
+    log.write({"method": "GET", "path": "-"})
+    raw = stream.getvalue()
+    assert b"secret" not in raw
+    assert [orjson.loads(line)["path"] for line in raw.splitlines()] == ["/_l/~h:0", "/tickets/1", "-"]
+
+
 def test_access_log_mask_follows_mode() -> None:
     assert AccessLog(True, "full", io.BytesIO()).mask_ip("192.0.2.77") == "192.0.2.77"
     assert AccessLog(True, "hashed", io.BytesIO()).mask_ip("192.0.2.77") != "192.0.2.77"
@@ -235,3 +246,16 @@ async def test_access_log_flushes_at_once_when_the_batch_is_large() -> None:
         log.write({"filler": "x" * 1000})
     assert len(stream.getvalue()) >= AccessLog.FLUSH_BYTES
     log.flush()
+
+
+async def test_flush_access_logs_writes_every_pending_batch_at_once() -> None:
+    # At shutdown the flush timers no longer run: the batches of earlier runtimes must go out too.
+    from gateway.logs import flush_access_logs
+
+    streams = [io.BytesIO(), io.BytesIO()]
+    logs = [AccessLog(True, "truncated", stream) for stream in streams]
+    for number, access_log in enumerate(logs):
+        access_log.write({"event": "access", "n": number})
+    assert [stream.getvalue() for stream in streams] == [b"", b""]  # batched
+    flush_access_logs()
+    assert [orjson.loads(stream.getvalue())["n"] for stream in streams] == [0, 1]

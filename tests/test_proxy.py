@@ -324,3 +324,211 @@ async def test_a_helpdesk_that_drops_idle_connections_quickly_loses_no_request(s
         assert gw.metrics.registry.get_sample_value("privacy_gateway_upstream_errors_total", {"kind": "disconnected"}) is None
     finally:
         await runner.cleanup()
+
+
+# --- request heads: raw bytes on the wire --------------------------------------------
+
+
+async def raw_exchange(port: int, head: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send one request head as is (it should ask for Connection: close); status, headers, body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head)
+        await writer.drain()
+        async with asyncio.timeout(5):
+            data = await reader.read()
+    finally:
+        writer.close()
+    status_head, _, body = data.partition(b"\r\n\r\n")
+    lines = status_head.decode("latin-1").split("\r\n")
+    fields = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    return int(lines[0].split(" ")[1]), fields, body
+
+
+def get(path: str = "/echo", *fields: bytes, host: bytes | None = b"gw.test", version: bytes = b"HTTP/1.1") -> bytes:
+    head = b"GET " + path.encode() + b" " + version + b"\r\n"
+    if host is not None:
+        head += b"Host: " + host + b"\r\n"
+    return head + b"".join(f + b"\r\n" for f in fields) + b"Connection: close\r\n\r\n"
+
+
+def sample(gw: Any, name: str, **labels: str) -> float:
+    return gw.metrics.registry.get_sample_value(f"privacy_gateway_{name}", labels) or 0.0
+
+
+UNDERSCORED = (b"X_Forwarded_For: 6.6.6.6", b"X_Forwarded_Proto: https", b"SCRIPT_NAME: /pfx")
+
+
+async def test_header_names_with_underscores_are_dropped_by_default(
+    start_gateway: StartGateway, upstream: web.AppRunner
+) -> None:
+    gw = await start_gateway()
+    status, _, body = await raw_exchange(gw.public_port, get("/echo", *UNDERSCORED, b"X-Kept: yes"))
+    assert status == 200
+    headers = header_map(upstream.app[SEEN][0])
+    assert not [name for name in headers if "_" in name]
+    assert headers["x-forwarded-for"] == ["127.0.0.1"]
+    assert headers["x-forwarded-proto"] == ["http"]
+    assert headers["x-kept"] == ["yes"]
+    assert sample(gw, "underscore_headers_total", route="default", action="drop") == 3
+
+
+async def test_header_names_with_underscores_rejected_or_allowed_per_route(
+    start_gateway: StartGateway, upstream: web.AppRunner
+) -> None:
+    gw = await start_gateway({
+        "listen": {"headers_with_underscores": "reject"},
+        "routes": [{"name": "legacy", "path": "/echo/legacy/", "headers_with_underscores": "allow"}],
+    })
+    status, fields, _ = await raw_exchange(gw.public_port, get("/echo", *UNDERSCORED))
+    assert (status, fields["x-gateway-reason"]) == (400, "bad_header")
+    assert upstream.app[SEEN] == []
+    assert sample(gw, "underscore_headers_total", route="default", action="reject") == 3
+    assert sample(gw, "local_replies_total", reason="bad_header") == 1
+
+    status, _, _ = await raw_exchange(gw.public_port, get("/echo/legacy/x", *UNDERSCORED, b"My_Header: 1"))
+    assert status == 200
+    headers = header_map(upstream.app[SEEN][0])
+    assert headers["script_name"] == ["/pfx"] and headers["my_header"] == ["1"]
+    # Allowed names still lose what reads as a forwarding header once '_' is taken for '-'.
+    assert "x_forwarded_for" not in headers and "x_forwarded_proto" not in headers
+    assert headers["x-forwarded-for"] == ["127.0.0.1"]
+
+
+BAD_HOSTS = [
+    b"gw.test, evil.test", b"user@gw.test", b"gw.test:80:80", b"gw.test/", b"gw.test;x", b"gw .test",
+    b"gw.test:0", b"gw.test:65536", b"gw%2etest", b"[fe80::1%25eth0]", b"127.1", b"gw..test", b"",
+]
+
+
+@pytest.mark.parametrize("host", BAD_HOSTS, ids=[h.decode() or "empty" for h in BAD_HOSTS])
+async def test_a_host_that_is_not_one_uri_host_and_port_is_400(
+    start_gateway: StartGateway, upstream: web.AppRunner, host: bytes
+) -> None:
+    gw = await start_gateway({"firewall": {"rules": [{"name": "evil", "host": "evil.test", "allow": []}]}})
+    status, fields, _ = await raw_exchange(gw.public_port, get("/echo", host=host))
+    assert (status, fields["x-gateway-reason"]) == (400, "bad_host")
+    assert upstream.app[SEEN] == []
+
+
+async def test_http_1_0_without_host_is_400(start_gateway: StartGateway, upstream: web.AppRunner) -> None:
+    gw = await start_gateway()
+    status, fields, _ = await raw_exchange(gw.public_port, get("/echo", host=None, version=b"HTTP/1.0"))
+    assert (status, fields["x-gateway-reason"]) == (400, "bad_host")
+    status, _, _ = await raw_exchange(gw.public_port, get("/echo", version=b"HTTP/1.0"))
+    assert status == 200
+    assert len(upstream.app[SEEN]) == 1
+
+
+async def test_the_host_decided_on_is_the_host_forwarded(start_gateway: StartGateway, upstream: web.AppRunner) -> None:
+    gw = await start_gateway({"firewall": {"rules": [{"name": "admin", "host": "admin.test", "allow": []}]}})
+    status, _, _ = await raw_exchange(gw.public_port, get("/echo", host=b"ADMIN.Test.:8080"))
+    assert status == 403
+    status, _, _ = await raw_exchange(gw.public_port, get("/echo", host=b"GW.Test.:8080"))
+    assert status == 200
+    headers = header_map(upstream.app[SEEN][0])
+    assert headers["host"] == ["gw.test:8080"]
+    assert headers["x-forwarded-host"] == ["gw.test:8080"]
+
+
+async def test_a_trusted_proxys_forwarded_host_is_checked_decided_and_forwarded(
+    start_gateway: StartGateway, upstream: web.AppRunner
+) -> None:
+    gw = await start_gateway({
+        "client_ip": {"trusted_proxies": ["127.0.0.1"]},
+        "listen": {"server_names": ["help.example.com", "admin.example.com"]},
+        "firewall": {"rules": [{"name": "admin", "host": "admin.example.com", "allow": []}]},
+    })
+    status, _, _ = await raw_exchange(gw.public_port, get("/echo", b"X-Forwarded-Host: Help.Example.COM.", host=b"lb.internal"))
+    assert status == 200
+    headers = header_map(upstream.app[SEEN][0])
+    assert headers["host"] == ["help.example.com"] and headers["x-forwarded-host"] == ["help.example.com"]
+    status, _, _ = await raw_exchange(gw.public_port, get("/echo", b"X-Forwarded-Host: admin.example.com", host=b"help.example.com"))
+    assert status == 403
+    for claimed in (b"X-Forwarded-Host: help.example.com, admin.example.com", b"X-Forwarded-Host: help.example.com/x"):
+        status, fields, _ = await raw_exchange(gw.public_port, get("/echo", claimed, host=b"help.example.com"))
+        assert (status, fields["x-gateway-reason"]) == (400, "bad_host")
+    status, fields, _ = await raw_exchange(gw.public_port, get("/echo", b"X-Forwarded-Host: evil.test", host=b"help.example.com"))
+    assert (status, fields["x-gateway-reason"]) == (421, "unknown_host")
+    assert len(upstream.app[SEEN]) == 1
+
+
+async def test_server_names_answer_unknown_hosts_before_any_filter(
+    start_gateway: StartGateway, upstream: web.AppRunner
+) -> None:
+    gw = await start_gateway({
+        "listen": {"server_names": ["help.example.com", "*.example.org"]},
+        "firewall": {"default": "deny"},
+    })
+    for host in (b"evil.test", b"example.org", b"help.example.com.evil.test", b"127.0.0.1"):
+        status, fields, _ = await raw_exchange(gw.public_port, get("/echo", host=host))
+        assert (status, fields["x-gateway-reason"]) == (421, "unknown_host"), host
+    assert sample(gw, "firewall_decisions_total", rule="default", decision="deny", mode="enforce") == 0
+    for host in (b"help.example.com:8443", b"HELP.example.com.", b"a.b.example.org"):
+        status, fields, _ = await raw_exchange(gw.public_port, get("/echo", host=host))
+        assert (status, fields["x-gateway-reason"]) == (403, "firewall_denied"), host
+    assert upstream.app[SEEN] == []
+
+    gw400 = await start_gateway({"listen": {"server_names": ["help.example.com"], "unknown_host_status": 400}})
+    status, fields, _ = await raw_exchange(gw400.public_port, get("/echo", host=b"evil.test"))
+    assert (status, fields["x-gateway-reason"]) == (400, "unknown_host")
+
+
+IDENTITY = [
+    "X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Client-Cert", "X-Forwarded-Protocol",
+    "X-Forwarded-Uri", "X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method",
+    "X-Method-Override", "X-Host", "X-Real-IP", "True-Client-IP", "CF-Connecting-IP", "X-Client-IP",
+    "X-Cluster-Client-IP", "Forwarded", "X-Remote-User", "Remote-User", "X-Auth-Request-User",
+    "X-Auth-Request-Email", "X-User", "X-Email",
+]
+
+
+async def test_identity_and_override_headers_from_the_client_never_reach_the_helpdesk(
+    start_gateway: StartGateway, upstream: web.AppRunner
+) -> None:
+    gw = await start_gateway({
+        "client_ip": {"trusted_proxies": ["127.0.0.1"]},  # even a trusted proxy's copies go
+        "upstream": {"strip_request_headers": ["X-Acme-User", "X-Sso-*"], "set_headers": {"X-Real-IP": "client_ip"}},
+    })
+    spoofed = [f"{name}: admin@evil.test".encode() for name in IDENTITY]
+    extra = [b"X-Acme-User: admin", b"X-Sso-Login: admin", b"X-Request-Id: kept"]
+    status, _, _ = await raw_exchange(gw.public_port, get("/echo", *spoofed, *extra))
+    assert status == 200
+    seen = upstream.app[SEEN][0]
+    values = [value for _, value in seen["headers"]]
+    assert not any("admin" in value for value in values), seen["headers"]
+    headers = header_map(seen)
+    assert headers["x-real-ip"] == ["127.0.0.1"]  # set from the gateway's own decision
+    assert headers["x-request-id"] == ["kept"]
+
+
+async def test_a_404_rule_hides_the_area_like_an_ordinary_not_found(
+    start_gateway: StartGateway, upstream: web.AppRunner
+) -> None:
+    gw = await start_gateway({"firewall": {"rules": [
+        {"name": "hidden", "path": "/echo/admin/", "allow": [], "status": 404},
+        {"name": "agents", "path": "/echo/agent/", "allow": []},
+    ]}})
+    async with aiohttp.ClientSession() as session:
+        for accept in ("text/html", "application/json", "*/*"):
+            async with session.get(f"{gw.base_url}/echo/admin/x", headers={"Accept": accept}) as resp:  # type: ignore[attr-defined]
+                assert resp.status == 404
+                assert "X-Gateway-Reason" not in resp.headers
+                assert await resp.text() == "Not Found"
+        async with session.get(f"{gw.base_url}/echo/agent/x") as resp:  # type: ignore[attr-defined]
+            assert (resp.status, resp.headers["X-Gateway-Reason"]) == (403, "firewall_denied")
+    assert upstream.app[SEEN] == []
+    # The reason stays in the metrics (and the access log).
+    assert sample(gw, "local_replies_total", reason="firewall_denied") == 4
+    assert sample(gw, "firewall_decisions_total", rule="hidden", decision="deny", mode="enforce") == 3
+
+
+async def test_path_exact_rule_covers_one_path_only(start_gateway: StartGateway, upstream: web.AppRunner) -> None:
+    gw = await start_gateway({"firewall": {"rules": [{"name": "login", "path_exact": "/echo/login", "allow": []}]}})
+    async with aiohttp.ClientSession() as session:
+        for path, status in (("/echo/login", 403), ("//echo/login;x", 403), ("/echo/login/", 200), ("/echo/login/x", 200), ("/echo/logins", 200)):
+            async with session.get(f"{gw.base_url}{path}") as resp:  # type: ignore[attr-defined]
+                assert resp.status == status, path

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from gateway.policy.schema import Policy, RouteMatch
+from gateway.policy.schema import RouteMatch
 from gateway.routing import CompiledRoute, Matcher, RouteTable, glob_to_regex
+from tests.support.policy import make_policy
 
 
 def matcher(**match: Any) -> Matcher:
@@ -115,7 +116,7 @@ def test_unclosed_bracket_is_a_literal_glob() -> None:
 @pytest.mark.parametrize("glob", ["/a[]b]", "/x[z-a]"])
 def test_glob_accepted_by_the_schema_compiles(glob: str) -> None:
     try:
-        policy = Policy.model_validate({"routes": [{"name": "r", "path": glob}]})
+        policy = make_policy({"routes": [{"name": "r", "path": glob}]})
     except ValidationError:
         return  # refused with a policy error: fine
     RouteTable(policy)
@@ -172,7 +173,7 @@ def test_empty_match_matches_everything() -> None:
 
 
 def _table(routes: list[dict[str, Any]], **extra: Any) -> RouteTable:
-    return RouteTable(Policy.model_validate({"routes": routes, **extra}))
+    return RouteTable(make_policy({"routes": routes, **extra}))
 
 
 def test_route_table_first_match_wins() -> None:
@@ -224,3 +225,32 @@ def test_route_table_by_method_and_host() -> None:
     assert table.lookup("POST", "admin.example", "/").name == "writes"
     assert table.lookup("GET", "admin.example", "/").name == "admin"
     assert table.lookup("POST", "other.test", "/").name == "default"
+
+
+def test_route_table_carries_the_rewrite_switch() -> None:
+    table = RouteTable(make_policy({
+        "upstream": {"url": "http://127.0.0.1:1"},
+        "routes": [{"name": "media", "path": "/media/", "rewrite": False}, {"name": "pages", "path": "/p/"}],
+    }))
+    assert table.lookup("GET", "h", "/media/a.txt").rewrite is False
+    assert table.lookup("GET", "h", "/p/1").rewrite is True
+    assert table.default.rewrite is True
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("/agent/login", True), ("/agent/login/", False), ("/agent/login/x", False), ("/agent", False), ("/agent/logins", False)],
+)
+def test_path_exact(path: str, expected: bool) -> None:
+    assert matcher(path_exact="/agent/login").matches("GET", "h", path) is expected
+
+
+def test_route_table_carries_the_underscore_action() -> None:
+    table = _table(
+        [{"name": "legacy", "path": "/legacy/", "headers_with_underscores": "allow"}, {"name": "api", "path": "/api/"}],
+        listen={"headers_with_underscores": "reject"},
+    )
+    assert table.lookup("GET", "h", "/legacy/x").underscores == "allow"
+    assert table.lookup("GET", "h", "/api/x").underscores == "reject"
+    assert table.lookup("GET", "h", "/x").underscores == "reject"
+    assert _table([]).default.underscores == "drop"

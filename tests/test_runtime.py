@@ -13,10 +13,11 @@ from gateway.http.encoding import narrow_accept_encoding
 from gateway.metrics import Metrics
 from gateway.policy.schema import Policy
 from gateway.runtime import Runtime
+from tests.support.policy import make_policy
 
 
 def runtime(doc: dict[str, Any] | None = None, checksum: str = "") -> Runtime:
-    return Runtime(Policy.model_validate(doc or {}), Metrics(), checksum)
+    return Runtime(make_policy(doc or {}), Metrics(), checksum)
 
 
 def test_firewall_built_when_enabled() -> None:
@@ -130,7 +131,7 @@ def test_client_ip_and_routes_compiled() -> None:
 def test_two_runtimes_share_one_metrics() -> None:
     # A reload builds a new Runtime on the same Metrics: building it twice must not raise.
     metrics = Metrics()
-    policy = Policy.model_validate({"firewall": {"rules": [{"name": "r", "allow": ["192.0.2.0/24"]}]}})
+    policy = make_policy({"firewall": {"rules": [{"name": "r", "allow": ["192.0.2.0/24"]}]}})
     first = Runtime(policy, metrics)
     second = Runtime(policy, metrics)
     assert first.chain.filters[0] is not second.chain.filters[0]

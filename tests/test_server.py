@@ -22,6 +22,7 @@ from gateway.policy.loader import load_policy
 from gateway.runtime import Runtime
 from gateway.server import Gateway
 from tests.conftest import StartGateway, upstream_url
+from tests.support.policy import make_policy
 from tests.support.upstream import SEEN
 
 
@@ -100,6 +101,93 @@ async def test_file_change_triggers_reload(start_gateway: StartGateway) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{gw.base_url}/echo") as resp:  # type: ignore[attr-defined]
             assert resp.status == 403
+
+
+AGENTS_ONLY = {"firewall": {"rules": [{"name": "agents", "path": "/agent/", "allow": ["192.0.2.0/24"]}]}}
+
+
+async def _agent_status(gw: Gateway) -> int:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{gw.base_url}/agent/") as resp:  # type: ignore[attr-defined]
+            return resp.status
+
+
+async def test_a_reload_of_a_file_truncated_to_nothing_keeps_the_last_good_policy(
+    start_gateway: StartGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    gw = await start_gateway(AGENTS_ONLY)
+    path = _policy_path(gw)
+    good = path.read_text()
+    path.write_text("")  # truncated, and the writer never came back
+    with caplog.at_level("ERROR", logger="gateway.server"):
+        assert not await gw.reload()
+    assert _sample(gw, "privacy_gateway_policy_reload_success") == 0
+    failed = [r for r in caplog.records if r.getMessage() == "policy reload failed; keeping the last good policy"]
+    assert getattr(failed[0], "fields")["errors"] == [
+        f"{path}:1: the file is empty; a policy file must set at least one key"
+    ]
+    assert await _agent_status(gw) == 403  # still enforced: an empty file is no policy
+    path.write_text(good)
+    assert await gw.reload()
+    assert _sample(gw, "privacy_gateway_policy_reload_success") == 1
+
+
+async def test_a_reload_waits_for_a_file_that_is_being_rewritten(start_gateway: StartGateway) -> None:
+    gw = await start_gateway(AGENTS_ONLY)
+    path = _policy_path(gw)
+    doc = yaml.safe_load(path.read_text())
+    doc["firewall"]["default"] = "deny"
+    path.write_text("")  # an editor truncated the file and is about to write it again
+
+    async def finish_writing() -> None:
+        await asyncio.sleep(0.02)  # well within the reload's second read
+        path.write_text(yaml.safe_dump(doc))
+
+    writer = asyncio.create_task(finish_writing())
+    assert await gw.reload()  # the empty file was read, but only the settled text was loaded
+    await writer
+    assert gw.runtime.policy.firewall.default == "deny"
+    assert _sample(gw, "privacy_gateway_policy_reload_success") == 1
+
+
+async def test_a_storm_of_truncating_saves_never_switches_enforcement_off(start_gateway: StartGateway) -> None:
+    gw = await start_gateway(AGENTS_ONLY, watch=True, watch_interval=0.01)
+    path = _policy_path(gw)
+    doc = yaml.safe_load(path.read_text())
+    stop = asyncio.Event()
+    statuses: list[int] = []
+
+    async def client() -> None:
+        async with aiohttp.ClientSession() as session:
+            while not stop.is_set():
+                async with session.get(f"{gw.base_url}/agent/x") as resp:  # type: ignore[attr-defined]
+                    await resp.read()
+                    statuses.append(resp.status)
+
+    clients = [asyncio.create_task(client()) for _ in range(4)]
+    reloads = []
+    for i in range(15):
+        doc["firewall"]["rules"][0]["name"] = f"agents-{i}"
+        with path.open("w") as handle:  # truncate in place, then write: the way many editors save
+            handle.flush()
+            await asyncio.sleep(0.01 + 0.01 * (i % 4))
+            handle.write(yaml.safe_dump(doc))
+        if i % 3 == 0:
+            reloads.append(asyncio.create_task(gw.reload()))  # SIGHUPs on top of the watcher
+        await asyncio.sleep(0.01 * (i % 3))
+    await asyncio.gather(*reloads)
+    for _ in range(100):  # the watcher settles on the last text
+        if gw.runtime.policy.firewall.rules[0].name == "agents-14" and _sample(
+            gw, "privacy_gateway_policy_reload_success"
+        ) == 1:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.gather(*clients)
+    assert len(statuses) > 20
+    assert set(statuses) == {403}  # never an empty policy: no 200 (firewall off), no 502 (no upstream)
+    assert gw.runtime.policy.firewall.rules[0].name == "agents-14"
+    assert _sample(gw, "privacy_gateway_policy_reload_success") == 1
 
 
 async def test_shadow_rule_counts_but_does_not_enforce(start_gateway: StartGateway) -> None:
@@ -215,9 +303,7 @@ async def test_gateway_stop_drains_in_flight_requests(tmp_path: Path, upstream: 
 
 
 def test_runtime_compiles_without_serving() -> None:
-    from gateway.policy.schema import Policy
-
-    runtime = Runtime(Policy.model_validate({"firewall": {"rules": [{"name": "a", "allow": []}]}}), Metrics())
+    runtime = Runtime(make_policy({"firewall": {"rules": [{"name": "a", "allow": []}]}}), Metrics())
     assert [f.name for f in runtime.chain.filters] == ["firewall"]
 
 
@@ -237,15 +323,15 @@ def test_gc_tuning_freezes_startup_objects_and_raises_the_young_threshold() -> N
 
 
 def test_reload_names_only_the_settings_that_need_a_restart() -> None:
-    from gateway.policy.schema import Policy
     from gateway.server import _listener_changes
 
     def runtime(doc: dict[str, Any]) -> Runtime:
-        return Runtime(Policy.model_validate(doc), Metrics())
+        return Runtime(make_policy(doc), Metrics())
 
     base = runtime({})
     per_request = runtime({"limits": {"body_timeout": "5s", "send_timeout": "5s", "max_body_bytes": "1MiB"},
-                           "upstream": {"max_connections": 7}})
+                           "upstream": {"max_connections": 7},
+                           "listen": {"server_names": ["help.example"], "headers_with_underscores": "reject"}})
     assert _listener_changes(base, per_request) == []
     restart = runtime({"listen": {"port": 9}, "limits": {"header_timeout": "1s", "max_connections": 5}})
     assert _listener_changes(base, restart) == ["listen", "limits.header_timeout", "limits.max_connections"]

@@ -34,6 +34,9 @@ PAGE_CSP = (
 )
 _ASSET_HEADERS = (("Cache-Control", "public, max-age=86400"), ("X-Content-Type-Options", "nosniff"))
 _NOT_FOUND = LocalReply(404, "consent_not_found", "There is nothing here.")
+_APPLIED_NOT_RECORDED = (
+    "Your choice applies in this browser, but it could not be recorded; please try again in a moment."
+)
 
 
 def _method_not_allowed(allow: str) -> LocalReply:
@@ -141,6 +144,13 @@ class Endpoints:
         if decision is None:
             return LocalReply(503, "consent_not_recorded", "Your consent could not be recorded; nothing was changed.")
         cookies = tuple(("Set-Cookie", value) for value in decision.set_cookies)
+        if not decision.recorded:
+            # A refusal or withdrawal takes effect anyway (its cookies go out), but without a
+            # receipt it is not "saved": say so, and let the visitor try again later.
+            if submission.form and "application/json" not in headers.get("Accept", ""):
+                return LocalReply(503, "consent_not_recorded", _APPLIED_NOT_RECORDED, headers=cookies)
+            doc = {**state_document(self.c, decision.resolution, copy), "recorded": False}
+            return _json(503, "consent_not_recorded", doc, cookies)
         if submission.form and "application/json" not in headers.get("Accept", ""):
             return LocalReply(303, "consent_saved", body=b"", headers=(("Location", submission.return_to), *cookies))
         return _json(200, "consent_saved", state_document(self.c, decision.resolution, copy), cookies)

@@ -48,5 +48,14 @@ class Filter:
         return body
 
     async def on_response_headers(self, ex: Exchange) -> BodyRewriter | None:
-        """Response head known; may edit ``ex.response_headers`` and return a rewriter."""
+        """Response head known; may edit ``ex.response_headers`` and return a rewriter.
+
+        Return None when ``ex.rewrite_body`` is false (a download, a route with
+        ``rewrite: false``): the chain drops a rewriter then anyway."""
+        return None
+
+    def log_path(self, path: str) -> str | None:
+        """The request path as the access log may show it, when it carries a secret
+        this filter knows (a link token); None when it carries none. Runs for every
+        logged request, whether or not the filter's request hook ran."""
         return None

@@ -170,7 +170,7 @@ class CookieConsent(Filter):
 
     def _is_page(self, ex: Exchange) -> bool:
         """A complete HTML document for a top-level navigation, in a form the injector can handle."""
-        if ex.method != "GET" or ex.response_status != 200:
+        if ex.method != "GET" or ex.response_status != 200 or not ex.rewrite_body:
             return False
         headers = ex.response_headers
         content_type = headers.get("Content-Type", "")

@@ -55,8 +55,12 @@ class _Outcome:
         self.counter = metrics.batches.counter(
             metrics.firewall_decisions.labels(verdict.rule, verdict.decision, verdict.mode)
         )
+        # A 404 denial hides the area: it must read as an ordinary "Not Found" (conceal).
         self.reply = (
-            LocalReply(status=verdict.status, reason="firewall_denied", message=DENIED_MESSAGE)
+            LocalReply(
+                status=verdict.status, reason="firewall_denied", message=DENIED_MESSAGE,
+                conceal=verdict.status == 404,
+            )
             if verdict.decision == "deny" and verdict.mode == "enforce" and verdict.status is not None
             else None
         )

@@ -5,11 +5,17 @@ external link by ``{proto}://{host}{endpoint}{token}`` or removes it. The
 endpoint only ever sends a visitor to a URL inside a valid, unrevoked token,
 so it is not an open redirect; GET never consumes a token. Paths listed in
 ``links.require_token`` open only with a valid token in the query.
+
+Downloads (``Content-Disposition: attachment``), routes with ``rewrite: false``
+and ``links.exclude_paths`` are never rewritten. The access log shows an
+endpoint path with its token replaced by the token id (``~jti:<id>``) or, for
+a token that does not verify, a short hash (``~h:<12 hex>``).
 """
 
 from __future__ import annotations
 
 import codecs
+import hashlib
 import logging
 import time
 from typing import TYPE_CHECKING, Callable
@@ -66,6 +72,7 @@ class LinkSigning(Filter):
         self.content_types = frozenset(t.lower() for t in config.content_types)
         self.rewrite_in_scripts = config.rewrite_in_scripts
         self.protected = tuple((Matcher(RouteMatch(path=r.path)), r.param) for r in config.require_token)
+        self.excluded = tuple(Matcher(RouteMatch(path=p)) for p in config.exclude_paths)
         self._counted = {a: metrics.batches.counter(metrics.links_rewritten.labels(a)) for a in ("sign", "strip", "keep")}
         # Decisions are pure (url, host) -> action: kept across responses, bounded.
         self._decisions: dict[tuple[str, str], LinkDecision | None] = {}
@@ -148,15 +155,34 @@ class LinkSigning(Filter):
         ex.upstream_target = raw_path + ("?" + "&".join(kept) if kept else "")
         return None
 
+    def log_path(self, path: str) -> str | None:
+        # A token is a bearer link valid for days, and its payload holds the destination
+        # with its query: the log gets the token id, or a hash when it does not verify.
+        if not path.startswith(self.endpoint) or len(path) == len(self.endpoint):
+            return None
+        token = path[len(self.endpoint):]
+        try:
+            jti = self.signer.verify(token).jti
+        except TokenExpired as exc:
+            jti = exc.claims.jti
+        except TokenInvalid:
+            digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+            return f"{self.endpoint}~h:{digest[:12]}"
+        return f"{self.endpoint}~jti:{jti}"
+
     # -- responses ------------------------------------------------------------
 
     async def on_response_headers(self, ex: Exchange) -> BodyRewriter | None:
         if ex.method == "HEAD" or ex.response_status in (204, 304) or ex.response_status < 200:
             return None
+        if not ex.rewrite_body:
+            return None
         content_type = ex.response_headers.get("Content-Type", "")
         mime, _, params = content_type.partition(";")
         mime = mime.strip().lower()
         if mime not in self.content_types:
+            return None
+        if any(m.matches(ex.method, ex.host, ex.path) for m in self.excluded):
             return None
         charset = _charset(params)
         proto = ex.upstream_headers.get("X-Forwarded-Proto", "http")
@@ -168,8 +194,9 @@ class LinkSigning(Filter):
 
     def _decider(self, own_host: str, base: str) -> Callable[[str], UrlDecision]:
         # What a link becomes is cached across responses for one second: within
-        # it the signer would hand out the same token anyway (its expiry bucket),
-        # and a helpdesk repeats the same links on every page view.
+        # it the signer would mostly hand out the same token anyway (its expiry
+        # bucket, at least a second), and a helpdesk repeats the same links on
+        # every page view. A link handed out from here is at most a second old.
         second = int(time.monotonic())
         results = self._results_cache
 

@@ -44,6 +44,12 @@ def render(reply: LocalReply, accept: str = "") -> web.Response:
         return _own_body(reply)
     status = reply.status
     phrase = _phrase(status)
+    if reply.conceal:
+        # Nothing that tells it from the helpdesk's own answer: no reason, no gateway wording.
+        # (no-store stays: the answer depends on the client's address.)
+        concealed = web.Response(status=status, text=phrase, content_type="text/plain", charset="utf-8")
+        concealed.headers["Cache-Control"] = "no-store"
+        return concealed
     message = reply.message or phrase
     kind = _wants(accept)
     if kind == "json":

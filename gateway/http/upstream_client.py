@@ -145,12 +145,22 @@ class _Connection(asyncio.Protocol):
             return
         self._got_bytes = True
         if self._response is None:
-            # Bytes received before this call without a complete head: llhttp buffers a header
-            # line for as long as it lasts, so the bound is ours (to within one read).
-            if self._head_bytes > self._pool.max_head_bytes:
-                self._fail(BadResponse("response head too large"))
-                return
-            self._head_bytes += len(data)
+            # llhttp buffers a header line for as long as it lasts, so the bound is ours, and it
+            # is exact: a read that goes past it is cut there, and the head must end within it.
+            room = self._pool.max_head_bytes - self._head_bytes
+            if len(data) > room:
+                if room > 0 and not self._parse(data[:room]):
+                    return
+                if self._response is None:
+                    self._fail(BadResponse("response head too large"))
+                    return
+                data = data[room:]  # what follows the head: body bytes
+            else:
+                self._head_bytes += len(data)
+        self._parse(data)
+
+    def _parse(self, data: bytes) -> bool:
+        """Feed llhttp; False (the request failed) on a parse or callback error."""
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -160,6 +170,9 @@ class _Connection(asyncio.Protocol):
             self._fail(cause if isinstance(cause, UpstreamError) else BadResponse(str(exc)))
         except httptools.HttpParserError as exc:
             self._fail(BadResponse(f"invalid response: {exc}"))
+        else:
+            return True
+        return False
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost follows

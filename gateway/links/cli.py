@@ -12,7 +12,9 @@ from typing import Any
 
 from ..lib.keyring import KeyRing
 from ..policy.units import parse_duration
-from .signing import LinkSigner, TokenExpired, TokenInvalid
+from .signing import LinkClaims, LinkSigner, TokenExpired, TokenInvalid
+
+EXIT_STORE_UNAVAILABLE = 3
 
 
 def _load(policy_path: str) -> Any:
@@ -32,7 +34,8 @@ def _load(policy_path: str) -> Any:
 def _signer(policy: Any) -> LinkSigner:
     links = policy.links
     ring = KeyRing.from_config([(k.id, k.secret) for k in links.keys], links.current_key or links.keys[0].id)
-    return LinkSigner(ring, ttl=links.ttl, leeway=links.leeway)
+    # One link at a time: no shared token, and the expiry is exactly --ttl (no bucket).
+    return LinkSigner(ring, ttl=links.ttl, leeway=links.leeway, bucket=1, cache_size=0)
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
@@ -54,20 +57,39 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    """Exit 0: valid; 1: invalid, expired or revoked; 3: the store could not be asked about revocations."""
+    from ..store import StoreError
+
     policy = _load(args.policy)
     result: dict[str, Any]
     try:
         claims = _signer(policy).verify(args.token)
-        result = {"valid": True, "claims": _claims(claims)}
     except TokenExpired as exc:
         result = {"valid": False, "reason": "expired", "claims": _claims(exc.claims)}
     except TokenInvalid as exc:
         result = {"valid": False, "reason": exc.reason}
+    else:
+        # The endpoint refuses a revoked token: so must the answer here.
+        async def revoked(store: Any) -> bool:
+            return bool(await store.is_revoked(
+                jti=claims.jti, case=claims.case, recipient=claims.recipient, now=time.time(), issued_at=claims.iat
+            ))
+
+        try:
+            is_revoked = asyncio.run(_with_store(policy, revoked))
+        except StoreError as exc:
+            result = {"valid": False, "reason": "store_unavailable", "claims": _claims(claims)}
+            print(json.dumps(result, indent=2))
+            print(f"links inspect: the signature is good, but revocations could not be checked: {exc}", file=sys.stderr)
+            return EXIT_STORE_UNAVAILABLE
+        result = {"valid": False, "reason": "revoked", "claims": _claims(claims)} if is_revoked else {
+            "valid": True, "claims": _claims(claims)
+        }
     print(json.dumps(result, indent=2))
     return 0 if result["valid"] else 1
 
 
-def _claims(claims: Any) -> dict[str, Any]:
+def _claims(claims: LinkClaims) -> dict[str, Any]:
     return {
         "url": claims.url, "kid": claims.kid, "jti": claims.jti, "case": claims.case,
         "recipient": claims.recipient,
@@ -87,6 +109,17 @@ async def _with_store(policy: Any, action: Any) -> Any:
         await store.close()
 
 
+def _ask_store(command: str, policy: Any, action: Any) -> Any:
+    """``action(store)``'s result; exit 3 with the reason on stderr when the store cannot be reached."""
+    from ..store import StoreError
+
+    try:
+        return asyncio.run(_with_store(policy, action))
+    except StoreError as exc:
+        print(f"{command}: the store could not be reached: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_STORE_UNAVAILABLE) from None
+
+
 def cmd_revoke(args: argparse.Namespace) -> int:
     policy = _load(args.policy)
     kinds = [(k, v) for k, v in (("token", args.token_id), ("case", args.case), ("recipient", args.recipient)) if v]
@@ -101,7 +134,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     async def revoke(store: Any) -> None:
         await store.revoke(kind, value, expires_at=expires_at, reason=args.reason or "")
 
-    asyncio.run(_with_store(policy, revoke))
+    _ask_store("links revoke", policy, revoke)
     print(f"revoked {kind} {value!r} (kept until {time.strftime('%Y-%m-%d', time.gmtime(expires_at))})")
     return 0
 
@@ -112,7 +145,7 @@ def cmd_revocations(args: argparse.Namespace) -> int:
     async def listing(store: Any) -> Any:
         return await store.revocations()
 
-    for item in asyncio.run(_with_store(policy, listing)):
+    for item in _ask_store("links revocations", policy, listing):
         print(json.dumps({"kind": item.kind, "value": item.value, "created_at": item.created_at,
                           "expires_at": item.expires_at, "reason": item.reason}))
     return 0
@@ -129,7 +162,10 @@ def add_link_commands(sub: Any) -> None:
     sign.add_argument("--base", default="", help="public base URL of the gateway, e.g. https://help.example.com")
     sign.add_argument("--param", help="append the token as this query parameter instead (links.require_token paths)")
     sign.set_defaults(func=cmd_sign)
-    inspect = links.add_parser("inspect", help="verify a token and show its claims")
+    inspect = links.add_parser(
+        "inspect", help="verify a token, check the store for revocations and show its claims "
+        "(exit 0 valid, 1 invalid/expired/revoked, 3 store unreachable)",
+    )
     inspect.add_argument("--policy", required=True)
     inspect.add_argument("token")
     inspect.set_defaults(func=cmd_inspect)

@@ -27,13 +27,18 @@ token.
 
 Token cache (speed): pyjwt's encode costs about 15 µs, and a helpdesk page
 carries the same links on every view. :meth:`LinkSigner.sign` therefore rounds
-``exp`` UP to the next boundary of an expiry bucket (whole seconds, by default
-``max(60, ttl / 20)``) and keeps the token per ``(url, case, recipient, exp)``
-in a bounded LRU. Within one bucket the same URL gets the same token, same
-``jti`` included: a link is valid for at least ``ttl`` and at most
-``ttl + bucket`` seconds, and **revoking that jti revokes every copy of the
-shared token** (every page view in that bucket that received it). Revoke by
-case or recipient to reach links regardless of how they were shared.
+``exp`` UP to the next boundary of an expiry bucket and keeps the token per
+``(url, case, recipient, exp)`` in a bounded LRU. The bucket is whole seconds,
+by default ``ttl / 20`` capped at 60 s and at least 1 s: a 7-day link lives
+at most 60 s longer, a 10-minute link 30 s, and a TTL under 40 s gets a
+1-second bucket, its exact expiry (``exp`` is whole seconds). Within one
+bucket the same URL gets the same token, same ``jti`` included: a link is
+valid for at least ``ttl`` and at most ``ttl + bucket`` seconds (plus the
+verifier's leeway for clock skew), and **revoking that jti revokes every copy
+of the shared token** (every page view in that bucket that received it).
+Revoke by case or recipient to reach links regardless of how they were shared.
+A signer made with ``bucket=1, cache_size=0`` (the command line's) signs each
+link on its own with its exact expiry.
 
 Keys and their rotation are :mod:`gateway.lib.keyring`'s; the consent cookie
 uses the same ring.
@@ -59,7 +64,8 @@ from ..lib.keyring import KeyRing
 
 ALGORITHM = "HS256"
 DEFAULT_CACHE_SIZE = 10_000
-MIN_BUCKET_SECONDS = 60
+MAX_BUCKET_SECONDS = 60
+BUCKET_FRACTION = 20  # the default bucket is at most this fraction (1/20) of the TTL
 MAX_BINDING_CHARS = 256
 MAX_JTI_CHARS = 64
 
@@ -174,7 +180,8 @@ class LinkSigner:
     ``ttl``: default lifetime in seconds; ``leeway``: clock skew tolerated on
     ``exp`` and ``iat``; ``clock``: epoch seconds; ``max_token_bytes``: longer
     tokens are refused unread (and never issued); ``bucket``: expiry bucket in
-    whole seconds (default ``max(60, ttl / 20)`` for each TTL used);
+    whole seconds (default ``ttl / 20``, at most 60 and at least 1, for each TTL
+    used; 1 is the exact expiry);
     ``cache_size``: tokens kept (LRU), 0 turns the cache off.
     Not thread-safe: one signer per event loop (workers are processes).
     """
@@ -217,7 +224,7 @@ class LinkSigner:
     def _bucket_for(self, ttl: float) -> int:
         if self._fixed_bucket is not None:
             return self._fixed_bucket
-        return max(MIN_BUCKET_SECONDS, math.ceil(ttl / 20))
+        return max(1, min(MAX_BUCKET_SECONDS, math.floor(ttl / BUCKET_FRACTION)))
 
     def sign(
         self,

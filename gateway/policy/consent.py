@@ -97,7 +97,12 @@ class Category(Model):
         "listed first wins. Absent or empty: none.",
     )
     default: bool | None = Field(
-        None, description="State until the visitor decides. Absent: false (opt-in). Not allowed for necessary.",
+        None, description="State until the visitor decides. Absent: false (opt-in). true (pre-ticked) is not "
+        "valid consent in the EU and needs allow_preticked. Not allowed for necessary.",
+    )
+    allow_preticked: bool = Field(
+        False, description="Accept default: true for this category. Pre-ticked consent is unlawful in the EU "
+        "(GDPR Art. 4(11), CJEU C-673/17 Planet49): only for sites outside EU law. Absent: false.",
     )
     gpc: bool | None = Field(
         None, description="A Sec-GPC: 1 request header (Global Privacy Control) denies this category unless "
@@ -256,8 +261,17 @@ class Consent(Model):
                 raise ValueError(f"{UNCLASSIFIED!r} is the category of cookies no category claims; it lists no cookies")
             if not _CATEGORY.match(name):
                 raise ValueError(f"{name!r} is not a category name (a-z, 0-9, '_', '-'; starts with a letter)")
-            if name == NECESSARY and (category.default is not None or category.gpc is not None):
-                raise ValueError("necessary: always allowed; default and gpc cannot be set")
+            if name == NECESSARY and (
+                category.default is not None or category.gpc is not None or category.allow_preticked
+            ):
+                raise ValueError("necessary: always allowed; default, gpc and allow_preticked cannot be set")
+            if category.default and not category.allow_preticked:
+                # A box ticked in advance is no "unambiguous indication" of wishes (Art. 4(11)).
+                raise ValueError(
+                    f"{name}: default: true pre-ticks consent, which is unlawful in the EU (GDPR Art. 4(11), "
+                    "CJEU C-673/17 Planet49); remove it, or set allow_preticked: true on the category "
+                    "for a site outside EU law"
+                )
         return value
 
     @model_validator(mode="after")

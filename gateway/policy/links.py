@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from .keys import KeyRef
 from .schema_base import Model
@@ -19,6 +19,15 @@ DEFAULT_TRACKING_PARAMS = (
 )
 
 Action = Literal["keep", "sign", "strip"]
+
+
+def _check_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} must start with '/'")
+    return value
+
+
+PathPattern = Annotated[str, AfterValidator(_check_path)]
 
 
 class LinkKey(KeyRef):
@@ -41,15 +50,8 @@ class LinkRule(Model):
 class RequireToken(Model):
     """A helpdesk path that only opens with a valid, unexpired token (links sent by e-mail)."""
 
-    path: str = Field(description="Path prefix or glob, as in firewall rules. Required.")
+    path: PathPattern = Field(description="Path prefix or glob, as in firewall rules. Required.")
     param: str = Field("_gt", description="Query parameter carrying the token. Absent: _gt.")
-
-    @field_validator("path")
-    @classmethod
-    def _check_path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError(f"{value!r} must start with '/'")
-        return value
 
     @field_validator("param")
     @classmethod
@@ -80,7 +82,14 @@ class Links(Model):
         DEFAULT_TRACKING_PARAMS, description="Parameter names or globs counted as tracking. Absent: a built-in list."
     )
     content_types: tuple[str, ...] = Field(
-        ("text/html", "text/plain"), description="Response types rewritten. Absent: text/html, text/plain."
+        ("text/html",),
+        description="Response types rewritten. Add text/plain to rewrite plain-text pages too (text files "
+        "served inline change then). Downloads (Content-Disposition: attachment) are never rewritten. "
+        "Absent: text/html.",
+    )
+    exclude_paths: tuple[PathPattern, ...] = Field(
+        (), description="Paths whose responses are never rewritten (e.g. /media/), prefixes or globs "
+        "as in firewall rules. Absent or empty: none.",
     )
     rewrite_in_scripts: bool = Field(False, description="Also rewrite inside <script>/<style>. Absent: false.")
     require_token: tuple[RequireToken, ...] = Field(

@@ -18,7 +18,12 @@ the index in the merged list; the ``file:line`` prefix names the file.
 Validation collects everything it finds: YAML problems, every pydantic error
 (placed on the line of the deepest key that exists), then checks across the
 policy: named ip lists exist and do not refer to each other in a cycle, route
-and firewall rule names are unique. Any problem raises ``PolicyError``.
+and firewall rule names are unique, secrets and passwords are written as
+``${...}`` references (checked on the text as written, before substitution).
+Any problem raises ``PolicyError``.
+
+Reloads read the files twice, a moment apart, and use them only when both
+reads agree, so a file caught while it is being rewritten is not loaded.
 """
 
 from __future__ import annotations
@@ -26,20 +31,24 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import ValidationError
 
 from .errors import Issue, Loc, PolicyError, describe, show
-from .schema import _NAME, Policy
-from .units import is_address_literal
+from .schema import Policy
+from .units import NAME, is_address_literal
 from .yamlsource import MAX_BYTES, Node, parse_yaml
 
 __all__ = ["LoadedPolicy", "PolicyError", "load_policy", "load_policy_text"]
 
 _MAX_MESSAGE = 300
+_MISSING_UPSTREAM = "required key missing: the helpdesk's base URL, e.g. http://helpdesk.internal:8000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,22 +65,59 @@ class LoadedPolicy:
         return self.checksum[:12]
 
 
-def load_policy(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> LoadedPolicy:
+Source = tuple[str, bytes, Path]  # file name as shown, its bytes, the directory ${file:...} resolves in
+
+SETTLE_SECONDS = 0.075  # between the two reads of a reload
+_SETTLE_READS = 5  # at most this many reads, so a reload waits at most 0.3 s for a writer
+
+
+def load_policy(
+    path: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    default_upstream: str | None = None,
+    settle: float = 0.0,
+) -> LoadedPolicy:
     """Load and validate the policy file or directory at ``path``.
 
     ``env`` resolves ``${NAME}`` references; absent: the process environment.
+    ``default_upstream`` is the upstream URL when the policy names none (the
+    demo command's own helpdesk). With ``settle`` > 0 (reloads), the files are
+    only used once two reads ``settle`` seconds apart agree: an editor or a
+    deploy tool caught between truncating and rewriting a file is waited for,
+    and a file that keeps changing is an error rather than half a policy.
     """
     root = Path(path)
+    files, sources, issues = _read(root)
+    if settle > 0:
+        for _ in range(_SETTLE_READS - 1):
+            time.sleep(settle)
+            again = _read(root)
+            if again == (files, sources, issues):
+                break
+            files, sources, issues = again
+        else:
+            raise PolicyError([
+                Issue(str(root), 0, (), f"the policy files kept changing while being read "
+                      f"({_SETTLE_READS} reads {settle * 1000:.0f} ms apart); not loaded")
+            ])
+    if issues:
+        raise PolicyError(issues)
+    return LoadedPolicy(_compile(sources, env, default_upstream), _checksum(sources), tuple(files))
+
+
+def _read(root: Path) -> tuple[list[Path], list[Source], list[Issue]]:
+    """The policy files at ``root``, their contents, and the problems reading them."""
     if root.is_dir():
         files = sorted(
             (p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p.is_file()),
             key=lambda p: p.name,
         )
         if not files:
-            raise PolicyError([Issue(str(root), 0, (), "no *.yaml or *.yml files in this directory")])
+            return [], [], [Issue(str(root), 0, (), "no *.yaml or *.yml files in this directory")]
     else:
         files = [root]
-    sources: list[tuple[str, bytes, Path]] = []
+    sources: list[Source] = []
     unreadable: list[Issue] = []
     for file in files:
         try:
@@ -79,25 +125,28 @@ def load_policy(path: str | os.PathLike[str], *, env: Mapping[str, str] | None =
                 sources.append((str(file), handle.read(MAX_BYTES + 1), file.parent))
         except OSError as exc:
             unreadable.append(Issue(str(file), 0, (), f"cannot read: {exc.strerror or exc}"))
-    if unreadable:
-        raise PolicyError(unreadable)
-    return LoadedPolicy(_compile(sources, env), _checksum(sources), tuple(files))
+    return files, sources, unreadable
 
 
 def load_policy_text(
-    text: str, name: str = "<string>", *, env: Mapping[str, str] | None = None, base_dir: Path | None = None
+    text: str,
+    name: str = "<string>",
+    *,
+    env: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+    default_upstream: str | None = None,
 ) -> LoadedPolicy:
     """Load a policy from a string; ``name`` stands for the file in messages.
 
     Relative ``${file:...}`` paths resolve against ``base_dir`` (absent: the
-    current directory).
+    current directory); ``default_upstream`` as in ``load_policy``.
     """
     data = text.encode("utf-8", "surrogatepass")
     sources = [(name, data, base_dir or Path.cwd())]
-    return LoadedPolicy(_compile(sources, env), _checksum(sources), ())
+    return LoadedPolicy(_compile(sources, env, default_upstream), _checksum(sources), ())
 
 
-def _checksum(sources: list[tuple[str, bytes, Path]]) -> str:
+def _checksum(sources: list[Source]) -> str:
     digest = hashlib.sha256()
     for name, data, _ in sorted(sources, key=lambda s: Path(s[0]).name):
         digest.update(Path(name).name.encode("utf-8", "surrogateescape") + b"\0")
@@ -105,7 +154,7 @@ def _checksum(sources: list[tuple[str, bytes, Path]]) -> str:
     return digest.hexdigest()
 
 
-def _compile(sources: list[tuple[str, bytes, Path]], env: Mapping[str, str] | None) -> Policy:
+def _compile(sources: list[Source], env: Mapping[str, str] | None, default_upstream: str | None) -> Policy:
     issues: list[Issue] = []
     root: Node | None = None
     complete = True
@@ -120,6 +169,9 @@ def _compile(sources: list[tuple[str, bytes, Path]], env: Mapping[str, str] | No
             root = _merge(root, tree, (), issues)
     if root is None:
         raise PolicyError(issues)
+    if default_upstream is not None:
+        _default_upstream(root, default_upstream)
+    issues += _check_secrets(root, ())  # before validation: it marks the nodes it reports
     policy = _validate(root, issues)
     issues += _check_names(root, "routes", "route") + _check_names(root, "firewall.rules", "rule")
     if complete:  # a list defined in an unreadable file would show up as unknown
@@ -160,10 +212,83 @@ def _validate(root: Node, issues: list[Issue]) -> Policy | None:
         else:
             shown = show(error["input"])
         message = node.redact(describe(error, shown))
+        if error["type"] == "missing" and loc in (("upstream",), ("upstream", "url")):
+            loc, message = ("upstream", "url"), _MISSING_UPSTREAM
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 3] + "..."
         issues.append(Issue(node.file, node.line, loc, message))
     return None
+
+
+def _default_upstream(root: Node, url: str) -> None:
+    """Give the policy ``upstream.url = url`` unless it names its own (or is broken there)."""
+    if not isinstance(root.value, dict):
+        return
+    upstream = root.value.get("upstream")
+    if upstream is None:
+        root.value["upstream"] = Node({"url": Node(url, root.file, root.line)}, root.file, root.line)
+    elif isinstance(upstream.value, dict) and "url" not in upstream.value:
+        upstream.value["url"] = Node(url, upstream.file, upstream.line)
+
+
+# Keys whose values are key material or passwords, wherever they appear.
+_SECRET_KEYS = frozenset({"secret", "password", "passphrase"})
+_SECRET_SUFFIXES = ("_secret", "_password")
+# One reference, optionally after the encoding prefix that decode_secret reads.
+_SECRET_REF = re.compile(r"(?:(?:base64|hex|raw):)?\$\{(?:file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)\}")
+_BARE_REF = re.compile(r"\$\{(?:file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)\}")
+_USERINFO = re.compile(r"(?P<user>(?:\$\{[^}]*\}|[^:])*)(?::(?P<password>.*))?", re.S)
+_INLINE_SECRET = "key material must be a reference, not inline: write ${ENV_VAR} or ${file:path}"
+_INLINE_PASSWORD = (
+    "the password must be a reference, not inline: write postgresql://user:${PGPASSWORD}@host/db"
+)
+
+
+def _check_secrets(node: Node, loc: Loc) -> list[Issue]:
+    """Secrets are given as ``${ENV}`` or ``${file:...}``, never written into the policy.
+
+    This reads the text as written (``raw``), before references were
+    substituted: after substitution a referenced secret looks inline too.
+    """
+    issues: list[Issue] = []
+    if isinstance(node.value, list):
+        for index, item in enumerate(node.value):
+            issues += _check_secrets(item, loc + (index,))
+    if not isinstance(node.value, dict):
+        return issues
+    for key, child in node.value.items():
+        here = loc + (key,)
+        written = child.raw if child.raw is not None else child.value
+        if not isinstance(written, str) or child.broken:
+            issues += _check_secrets(child, here)
+            continue
+        if key in _SECRET_KEYS or key.endswith(_SECRET_SUFFIXES):
+            problem = None if _SECRET_REF.fullmatch(written) else _INLINE_SECRET
+        elif here == ("store", "url"):
+            problem = None if _store_password_is_ref(written) else _INLINE_PASSWORD
+        else:
+            continue
+        if problem is not None:
+            child.broken = True  # its other problems ("too short") would only echo this one
+            issues.append(Issue(child.file, child.line, here, problem))
+    return issues
+
+
+def _store_password_is_ref(url: str) -> bool:
+    """No password in the URL, or every one given as a reference (userinfo or ``?password=``)."""
+    if _BARE_REF.fullmatch(url):
+        return True
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL at all: the store setting reports it
+        return True
+    passwords = [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower().endswith("password")]
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at:
+        match = _USERINFO.fullmatch(userinfo)
+        if match is not None and match.group("password") is not None:
+            passwords.append(match.group("password"))
+    return all(_BARE_REF.fullmatch(password) for password in passwords)
 
 
 def _child(node: Node | None, dotted: str) -> Node | None:
@@ -216,7 +341,7 @@ def _list_name(node: Node) -> str | None:
     if not isinstance(node.value, str) or node.broken:
         return None
     text = node.value.strip()
-    return text if _NAME.match(text) and not is_address_literal(text) else None
+    return text if NAME.match(text) and not is_address_literal(text) else None
 
 
 def _check_ip_lists(root: Node) -> list[Issue]:

@@ -12,45 +12,70 @@ import ssl
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from ..http.headers import HOP_BY_HOP, SetHeaderSource, UnderscoreAction
+from ..http.paths import BadHost, BadPath, normalize_path, parse_host
 from .consent import Consent
 from .links import Links
 from .schema_base import Model
-from .units import ByteSize, Duration, is_address_literal, parse_address_set
+from .units import AddressRef, ByteSize, Duration, Name, check_name
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
 _HTTP_METHOD = re.compile(r"^[A-Z]{1,20}$")
-
-
-def _check_address_ref(value: str) -> str:
-    """An address/network/range literal, or the name of an ``ip_lists`` entry."""
-    if is_address_literal(value):
-        parse_address_set(value)
-    elif not _NAME.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is neither an IPv4/IPv6 address, network or range nor a list name"
-        )
-    return value.strip()
-
-
-def _check_name(value: str) -> str:
-    if not _NAME.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a valid name (letters, digits, '_', '.', '-'; starts with a letter)"
-        )
-    return value
+# An RFC 9110 field name (token).
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+# Set by the gateway itself; upstream.set_headers cannot take them over.
+_GATEWAY_SET = HOP_BY_HOP | {
+    "host", "content-length", "expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+}
 
 
 def _check_rule_name(value: str) -> str:
-    _check_name(value)
+    check_name(value)
     if value == "default":
         raise ValueError("'default' is reserved for the decision taken when no rule or route matches")
     return value
 
 
-AddressRef = Annotated[str, AfterValidator(_check_address_ref)]
-Name = Annotated[str, AfterValidator(_check_name)]
+def _check_server_name(value: str) -> str:
+    """A host name or address (no port) as Host carries it, or ``*.`` before one; normalised."""
+    wildcard = value.startswith("*.")
+    name = value[2:] if wildcard else value
+    if not wildcard and name.count(":") > 1 and not name.startswith("["):
+        name = f"[{name}]"  # a bare IPv6 address
+    try:
+        authority, host = parse_host(name)
+    except BadHost:
+        raise ValueError(f"{value!r} is not a host name, IPv4 or IPv6 address, or *.name") from None
+    if ":" in authority.rpartition("]")[2]:
+        raise ValueError(f"{value!r} has a port; server names match the host without its port")
+    if wildcard and authority.startswith("["):
+        raise ValueError(f"{value!r} is not a host name, IPv4 or IPv6 address, or *.name")
+    return ("*." if wildcard else "") + host
+
+
+def _check_header_name(value: str) -> str:
+    if not _HEADER_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a header name")
+    return value
+
+
+def _check_strip_name(value: str) -> str:
+    if not _HEADER_NAME.fullmatch(value.removesuffix("*")) or "*" in value[:-1]:
+        raise ValueError(f"{value!r} is not a header name (or a prefix ending in '*')")
+    return value
+
+
+def _check_set_name(value: str) -> str:
+    _check_header_name(value)
+    if value.lower() in _GATEWAY_SET:
+        raise ValueError(f"{value!r} is set by the gateway itself")
+    return value
+
+
+ServerName = Annotated[str, AfterValidator(_check_server_name)]
+StripName = Annotated[str, AfterValidator(_check_strip_name)]
+SetHeaderName = Annotated[str, AfterValidator(_check_set_name)]
 RuleName = Annotated[str, AfterValidator(_check_rule_name)]
 
 
@@ -59,6 +84,28 @@ class Listener(Model):
 
     host: str = Field("127.0.0.1", description="Address to bind. Absent: 127.0.0.1. Use 0.0.0.0 or :: in a container.")
     port: int = Field(8080, ge=0, le=65535, description="TCP port. Absent: 8080. 0 picks a free port (tests).")
+    server_names: tuple[ServerName, ...] | None = Field(
+        None,
+        description="Host names (or addresses) this gateway serves, matched without the port; *.example.com "
+        "matches every name below example.com, not example.com itself. Others get unknown_host_status "
+        "before any filter runs. Absent: every host. Empty: an error.",
+    )
+    unknown_host_status: Literal[421, 400] = Field(
+        421, description="Status for a Host not in server_names (reason unknown_host). Absent: 421."
+    )
+    headers_with_underscores: UnderscoreAction = Field(
+        "drop",
+        description="Request header names with '_': drop them, reject the request (400 bad_header), or "
+        "allow them (a WSGI server may read X_Forwarded_For as X-Forwarded-For). Routes may override. "
+        "Absent: drop.",
+    )
+
+    @field_validator("server_names")
+    @classmethod
+    def _check_server_names(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and not value:
+            raise ValueError("must not be empty (leave it out to serve every host)")
+        return value
 
 
 class AdminListener(Model):
@@ -95,8 +142,8 @@ class Upstream(Model):
     """The helpdesk behind the gateway."""
 
     url: str = Field(
-        "http://127.0.0.1:8081",
-        description="Base URL (http or https, no query). Absent: http://127.0.0.1:8081 (the demo helpdesk).",
+        description="Base URL (http or https, no query). Required: a policy without it would be a gateway "
+        "in front of nothing (only the demo command supplies its own helpdesk).",
     )
     host_header: Literal["client", "upstream"] = Field(
         "client",
@@ -111,6 +158,18 @@ class Upstream(Model):
         None,
         description="PEM certificates trusted for an https:// upstream besides the system's CAs, "
         "e.g. ${file:helpdesk-ca.pem} (a private CA). Absent: the system's CAs only.",
+    )
+    strip_request_headers: tuple[StripName, ...] = Field(
+        (),
+        description="Client request headers removed besides the built-in list (X-Forwarded-*, Forwarded, "
+        "X-Real-IP, X-Original-URL, X-HTTP-Method-Override, Remote-User...; see README). A trailing * "
+        "makes a prefix (X-Acme-Auth-*). Absent or empty: the built-in list only.",
+    )
+    set_headers: dict[SetHeaderName, SetHeaderSource] = Field(
+        default_factory=dict,
+        description="Headers sent upstream with a value the gateway decided, never the client's copy: "
+        "client_ip (the address the firewall decided on), proto (http or https), host (the validated "
+        "Host). E.g. {X-Real-IP: client_ip}. Absent or empty: none.",
     )
 
     @field_validator("tls_ca")
@@ -157,7 +216,22 @@ class Limits(Model):
         1024, ge=1, description="Client connections served at once per worker; more wait in the backlog. Absent: 1024."
     )
     drain_timeout: Duration = Field(
-        30.0, description="On SIGTERM, time in-flight requests get to finish. Absent: 30s."
+        30.0,
+        description="On SIGTERM, time in-flight requests get to finish; the rest are cut off (logged with "
+        "reason shutdown). Absent: 30s.",
+    )
+    body_total_timeout: Duration = Field(
+        300.0,
+        gt=0,
+        description="Longest a whole request body may take to arrive, however steadily it trickles. "
+        "Absent: 300s. Exceeded: 408 body_timeout.",
+    )
+    max_connections_per_ip: int = Field(
+        256,
+        ge=0,
+        description="Client connections served at once per socket peer address, per worker; peers in "
+        "client_ip.trusted_proxies are exempt. A load balancer that is not listed there needs a higher "
+        "cap, or 0 (no cap). Absent: 256. Exceeded: 503 too_many_connections.",
     )
 
 
@@ -180,6 +254,12 @@ class RouteMatch(Model):
         "A value with * ? or [ is a glob over the whole path: * within one segment, ** across segments. "
         "Absent: every path.",
     )
+    path_exact: str | None = Field(
+        None,
+        description="This one path only, compared whole (no prefix, no glob): /agent/ is not /agent. "
+        "Written as the gateway matches paths: decoded, single slashes. Not together with path. "
+        "Absent: path decides.",
+    )
     methods: tuple[str, ...] | None = Field(
         None, description="HTTP methods, upper case. Absent: every method. Empty: an error."
     )
@@ -193,6 +273,28 @@ class RouteMatch(Model):
         if value is not None and not value.startswith("/"):
             raise ValueError(f"{value!r} must start with '/'")
         return value
+
+    @field_validator("path_exact")
+    @classmethod
+    def _check_path_exact(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith("/"):
+            raise ValueError(f"{value!r} must start with '/'")
+        try:
+            normalized = normalize_path(value)
+        except BadPath:
+            normalized = ""
+        if normalized != value:
+            # Requests are matched decoded, slashes merged, ';params' cut: this could never match.
+            raise ValueError(f"{value!r} is not a path as the gateway matches it (decoded, no '//', '.', '..' or ';')")
+        return value
+
+    @model_validator(mode="after")
+    def _check_one_path(self) -> RouteMatch:
+        if self.path is not None and self.path_exact is not None:
+            raise ValueError("give either path or path_exact, not both")
+        return self
 
     @field_validator("methods")
     @classmethod
@@ -214,6 +316,14 @@ class Route(RouteMatch):
     max_body_bytes: ByteSize | None = Field(None, description="Body cap for this route. Absent: limits.max_body_bytes.")
     first_byte_timeout: Duration | None = Field(
         None, description="Upstream first-byte timeout here. Absent: upstream.timeouts.first_byte."
+    )
+    headers_with_underscores: UnderscoreAction | None = Field(
+        None, description="Request header names with '_' here: drop, reject or allow. Absent: listen.headers_with_underscores."
+    )
+    rewrite: bool = Field(
+        True,
+        description="Whether response bodies here may be rewritten (links, the consent banner). "
+        "false: bodies pass byte for byte (headers are still filtered). Absent: true.",
     )
 
 
@@ -256,6 +366,20 @@ class Logging(Model):
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="Absent: info.")
 
 
+class StoreTimeouts(Model):
+    """Bounds on the state store: a store that does not answer fails requests closed (503), promptly."""
+
+    connect: Duration = Field(
+        2.0, gt=0, description="Opening a connection to PostgreSQL (at start and when the pool reconnects). Absent: 2s."
+    )
+    operation: Duration = Field(
+        2.0,
+        gt=0,
+        description="One store operation from start to answer: waiting for a pooled connection, the statement, "
+        "an SQLite lock (its busy timeout). Absent: 2s. Exceeded: the request fails closed.",
+    )
+
+
 class StoreSettings(Model):
     """Where durable state lives: link revocations, consent receipts."""
 
@@ -268,6 +392,7 @@ class StoreSettings(Model):
     receipt_retention: Duration = Field(
         365 * 86400.0, gt=0, description="How long consent receipts are kept. Absent: 365d."
     )
+    timeouts: StoreTimeouts = Field(default_factory=StoreTimeouts)
 
     @field_validator("url")
     @classmethod
@@ -285,7 +410,7 @@ class Policy(Model):
     version: Literal[1] = Field(1, description="Policy language version. Absent: 1.")
     listen: Listener = Field(default_factory=Listener)
     admin: AdminListener = Field(default_factory=AdminListener)
-    upstream: Upstream = Field(default_factory=Upstream)
+    upstream: Upstream = Field(description="The helpdesk behind the gateway. Required (at least its url).")
     limits: Limits = Field(default_factory=Limits)
     client_ip: ClientIP = Field(default_factory=ClientIP)
     ip_lists: dict[Name, tuple[AddressRef, ...]] = Field(

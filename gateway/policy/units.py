@@ -12,7 +12,7 @@ import re
 from typing import Annotated, Any
 
 import netaddr
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 # Matched against the stripped text: surrounding ``\s*`` next to the optional
 # unit would backtrack quadratically on long runs of spaces.
@@ -125,3 +125,30 @@ ByteSize = Annotated[
         }
     ),
 ]
+
+
+#: A name in the policy (an ip list, a route, a rule): it labels metrics and logs.
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
+
+
+def check_address_ref(value: str) -> str:
+    """An address/network/range literal, or the name of an ``ip_lists`` entry."""
+    if is_address_literal(value):
+        parse_address_set(value)
+    elif not NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is neither an IPv4/IPv6 address, network or range nor a list name"
+        )
+    return value.strip()
+
+
+def check_name(value: str) -> str:
+    if not NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid name (letters, digits, '_', '.', '-'; starts with a letter)"
+        )
+    return value
+
+
+AddressRef = Annotated[str, AfterValidator(check_address_ref)]
+Name = Annotated[str, AfterValidator(check_name)]

@@ -8,6 +8,7 @@ validation can point at the source. Rejected, each with its line:
 - anchors and aliases: an alias bomb composes cheaply and explodes when
   expanded; shared addresses belong in ``ip_lists``;
 - duplicate keys, non-string keys, a top level that is not a mapping;
+- an empty document (an empty file, only comments, ``null``, ``{}``);
 - files over 1 MiB, text that is not UTF-8, invalid YAML.
 
 String values may refer to secrets: ``${NAME}`` is the environment variable
@@ -158,13 +159,27 @@ def parse_yaml(data: bytes, file: str, *, base_dir: Path, env: Mapping[str, str]
     except ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         return None, [Issue(file, line, (), f"invalid YAML: character U+{exc.character:04X} is not allowed")]
-    if root is None:  # an empty file (or only comments) sets nothing
-        return Node({}, file, 1), []
+    # An empty document is an error, never a policy of defaults: a file caught
+    # while an editor truncates it would otherwise switch enforcement off.
+    if root is None:
+        return None, [Issue(file, 1, (), f"{_what_is_empty(text)}; {_SETS_NOTHING}")]
+    if isinstance(root, ScalarNode) and root.tag == _TAG + "null":
+        return None, [Issue(file, root.start_mark.line + 1, (), f"the top level is null; {_SETS_NOTHING}")]
+    if isinstance(root, MappingNode) and not root.value and id(root) not in loader.rejected:
+        return None, [Issue(file, root.start_mark.line + 1, (), f"the top level is an empty mapping; {_SETS_NOTHING}")]
     if not isinstance(root, MappingNode):
         kind = "a list" if isinstance(root, SequenceNode) else "a single value"
         return None, [Issue(file, root.start_mark.line + 1, (), f"the top level must be a mapping of settings, not {kind}")]
     builder = _Builder(loader, file, base_dir, env)
     return builder.build(root, (), root.start_mark.line + 1), builder.issues
+
+
+_SETS_NOTHING = "a policy file must set at least one key"
+
+
+def _what_is_empty(text: str) -> str:
+    """A document without a node holds nothing but blanks and comments."""
+    return "the file holds only comments" if text.strip() else "the file is empty"
 
 
 def _syntax_issue(exc: yaml.MarkedYAMLError, file: str) -> Issue:

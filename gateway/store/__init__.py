@@ -48,8 +48,14 @@ def open_store_url(
     *,
     receipt_retention: float | None = None,
     base_dir: str | os.PathLike[str] | None = None,
+    connect_timeout: float | None = None,
+    operation_timeout: float | None = None,
 ) -> Store:
     """The store a URL names (not yet opened).
+
+    ``operation_timeout`` bounds every operation (SQLite: its busy timeout
+    too), ``connect_timeout`` every PostgreSQL connect; None keeps the
+    backend's default.
 
     - ``sqlite:///<path>``: everything after the third slash is the file path,
       so ``sqlite:///data/gw.sqlite3`` is relative (to ``base_dir`` if given,
@@ -72,8 +78,15 @@ def open_store_url(
             raise ValueError(f"SQLite store URL {url!r}: options are not supported; expected {URL_FORMS}")
         if path != MEMORY and base_dir is not None and not os.path.isabs(path):
             path = os.fspath(Path(base_dir) / path)
+        if operation_timeout is not None:
+            return SQLiteStore(path, receipt_retention=receipt_retention, busy_timeout=operation_timeout)
         return SQLiteStore(path, receipt_retention=receipt_retention)
     if url.lower().startswith(POSTGRES_PREFIXES):
-        return PostgresStore(url, receipt_retention=receipt_retention)
+        store = PostgresStore(url, receipt_retention=receipt_retention)
+        if connect_timeout is not None:
+            store.connect_timeout = connect_timeout
+        if operation_timeout is not None:
+            store.operation_timeout = operation_timeout
+        return store
     shown = f"{scheme}:..." if scheme and scheme != url else redact_dsn(url)
     raise ValueError(f"unsupported state store URL {shown!r}; expected {URL_FORMS}")

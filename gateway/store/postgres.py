@@ -13,8 +13,9 @@ the tables in schema ``privacy`` (which must exist).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .base import (
@@ -31,6 +32,8 @@ from .base import (
 
 if TYPE_CHECKING:
     import asyncpg
+
+T = TypeVar("T")
 
 #: Advisory lock taken while the schema is created (any constant bigint; "prgw").
 SCHEMA_LOCK = 0x70726777
@@ -110,7 +113,7 @@ class PostgresStore(Store):
         min_size: int = 1,
         max_size: int = 5,
         server_settings: Mapping[str, str] | None = None,
-        command_timeout: float = 30.0,
+        operation_timeout: float = 30.0,
         connect_timeout: float = 10.0,
     ) -> None:
         super().__init__(receipt_retention=receipt_retention)
@@ -120,7 +123,9 @@ class PostgresStore(Store):
         self.min_size = min_size
         self.max_size = max_size
         self.server_settings = dict(server_settings or {})
-        self.command_timeout = command_timeout
+        if operation_timeout <= 0 or connect_timeout <= 0:
+            raise ValueError("store timeouts must be positive")
+        self.operation_timeout = operation_timeout
         self.connect_timeout = connect_timeout
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._failures: tuple[type[BaseException], ...] = ()
@@ -137,16 +142,30 @@ class PostgresStore(Store):
         return StoreError(f"PostgreSQL store {redact_dsn(self.dsn)}: {type(exc).__name__}: {exc}")
 
     async def _execute(self, sql: str, *args: Any) -> str:
-        pool = self._db()
-        try:
-            return await pool.execute(sql, *args)
-        except self._failures as exc:
-            raise self._failed(exc) from exc
+        return await self._run(lambda conn, timeout: conn.execute(sql, *args, timeout=timeout))
 
     async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        rows = await self._run(lambda conn, timeout: conn.fetch(sql, *args, timeout=timeout))
+        return [tuple(row.values()) for row in rows]
+
+    async def _run(self, statement: Callable[[Any, float], Awaitable[T]]) -> T:
+        """One statement on a pooled connection, all of it within ``operation_timeout``.
+
+        A server that accepts connections but never answers must fail the
+        request promptly, not hold it: the bound covers the wait for a pooled
+        connection (and a reconnect), the statement and the connection's
+        return to the pool; asyncpg cancels what the server was still doing.
+        """
         pool = self._db()
+        timeout = self.operation_timeout
         try:
-            return [tuple(row.values()) for row in await pool.fetch(sql, *args)]
+            async with asyncio.timeout(timeout):
+                async with pool.acquire(timeout=timeout) as conn:
+                    return await statement(conn, timeout)
+        except TimeoutError as exc:
+            raise StoreError(
+                f"PostgreSQL store {redact_dsn(self.dsn)}: no answer within {timeout:g}s (store.timeouts.operation)"
+            ) from exc
         except self._failures as exc:
             raise self._failed(exc) from exc
 
@@ -164,13 +183,23 @@ class PostgresStore(Store):
                 min_size=self.min_size,
                 max_size=self.max_size,
                 server_settings=self.server_settings or None,
-                command_timeout=self.command_timeout,
+                # Also bounds asyncpg's cancel request for a statement that timed out.
+                command_timeout=self.operation_timeout,
                 timeout=self.connect_timeout,
             )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        except TimeoutError as exc:
+            raise StoreError(
+                f"cannot connect to the PostgreSQL store {where}: no answer within {self.connect_timeout:g}s "
+                "(store.timeouts.connect)"
+            ) from exc
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"cannot connect to the PostgreSQL store {where}: {type(exc).__name__}: {exc}") from exc
         try:
-            async with pool.acquire() as conn, conn.transaction():
+            async with (
+                asyncio.timeout(self.connect_timeout + self.operation_timeout),
+                pool.acquire() as conn,
+                conn.transaction(),
+            ):
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
                 await conn.execute(SCHEMA)
                 version = await conn.fetchval("SELECT version FROM schema_version WHERE component = 'gateway'")
@@ -183,11 +212,11 @@ class PostgresStore(Store):
                         f"the PostgreSQL store {where} has schema version {version}, "
                         f"newer than this gateway's ({SCHEMA_VERSION})"
                     )
-        except asyncpg.PostgresError as exc:
-            await pool.close()
+        except (asyncpg.PostgresError, TimeoutError) as exc:
+            pool.terminate()
             raise StoreError(f"cannot create the schema in {where}: {type(exc).__name__}: {exc}") from exc
         except BaseException:
-            await pool.close()
+            pool.terminate()
             raise
         self._pool = pool
         self._failures = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -195,7 +224,12 @@ class PostgresStore(Store):
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            await pool.close()
+            try:
+                # A graceful close waits for the server; a stalled one must not hold up the shutdown.
+                async with asyncio.timeout(self.operation_timeout):
+                    await pool.close()
+            except TimeoutError:
+                pool.terminate()
 
     # -- revocations -------------------------------------------------------
 

@@ -13,6 +13,7 @@ import asyncio
 import functools
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +34,7 @@ from .base import (
 T = TypeVar("T")
 
 MEMORY = ":memory:"
+_REPORT_MARGIN = 0.25
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -96,6 +98,8 @@ class SQLiteStore(Store):
         self.path = os.fspath(path)
         if not self.path:
             raise ValueError("the SQLite store needs a file path (or :memory:)")
+        if busy_timeout <= 0:
+            raise ValueError("busy_timeout must be positive")
         self.busy_timeout = busy_timeout
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
@@ -107,10 +111,37 @@ class SQLiteStore(Store):
         if self._executor is None:
             raise StoreError("the store is not open")
         loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + self.busy_timeout
         try:
-            return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+            # Each call gets busy_timeout in all, queued behind others or not; the worker
+            # thread enforces it (_within), this is the backstop should the thread not report.
+            async with asyncio.timeout(self.busy_timeout + _REPORT_MARGIN):
+                return await loop.run_in_executor(self._executor, functools.partial(self._within, deadline, fn, *args))
+        except TimeoutError as exc:
+            raise StoreError(
+                f"SQLite store {self.path!r}: no answer within {self.busy_timeout:g}s (store.timeouts.operation)"
+            ) from exc
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.path!r}: {type(exc).__name__}: {exc}") from exc
+
+    def _within(self, deadline: float, fn: Callable[..., T], *args: object) -> T:
+        """Run ``fn`` in the worker thread with only the time left until ``deadline`` to wait for locks.
+
+        A call that waited its turn behind a blocked one must not then wait a
+        full busy timeout of its own: its caller has been told it failed, so
+        it must not succeed later either.
+        """
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise sqlite3.OperationalError("no time left after waiting for earlier store operations")
+        shortened = self._conn if left < self.busy_timeout - 0.01 else None
+        if shortened is not None:
+            shortened.execute(f"PRAGMA busy_timeout = {max(1, int(left * 1000))}")
+        try:
+            return fn(*args)
+        finally:
+            if shortened is not None and self._conn is shortened:  # (not if fn closed it)
+                shortened.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:

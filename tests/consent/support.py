@@ -12,6 +12,7 @@ from gateway.consent.compiled import Compiled, compile_consent
 from gateway.exchange import Exchange
 from gateway.policy.schema import Policy
 from gateway.routing import CompiledRoute
+from tests.support.policy import make_policy
 
 KEY = "base64:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="  # 32 bytes, tests only
 OLD_KEY = "raw:an old key that is at least thirty-two bytes long"
@@ -37,7 +38,7 @@ def section(**overrides: Any) -> dict[str, Any]:
 
 
 def policy(**overrides: Any) -> Policy:
-    return Policy.model_validate({"consent": section(**overrides)})
+    return make_policy({"consent": section(**overrides)})
 
 
 def compiled(**overrides: Any) -> Compiled:

@@ -38,8 +38,25 @@ def test_the_stylesheet_is_scoped_to_the_banner() -> None:
     selectors = re.findall(r"(?:^|\})\s*([^{}@]+)\{", CSS)
     for selector in selectors:
         for part in selector.split(","):
-            assert part.strip().startswith(("#pgw-consent", ".pgw-settings")), part
+            assert part.strip().startswith(("#pgw-consent", "#pgw-settings")), part
     assert ":focus-visible" in CSS and "@media print" in CSS
+
+
+def test_the_stylesheet_resets_the_page_and_wins_over_its_important_rules() -> None:
+    rules = [(selector.strip(), body) for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", CSS)]
+    assert rules[0] == ("#pgw-consent,#pgw-settings", "all:initial !important")
+    assert rules[1][0].startswith("#pgw-consent *,") and rules[1][1] == "all:revert !important"
+    for selector, body in rules:
+        for declaration in body.split(";"):
+            assert declaration.endswith(" !important"), (selector, declaration)
+    assert "rem" not in re.sub(r"[a-z-]+rem\b|rem[a-z-]+", "", CSS)  # px: the page's html{font-size} must not scale it
+
+
+def test_the_script_posts_to_the_form_attribute_not_its_buttons() -> None:
+    # The buttons are named "action": form.action is them (a RadioNodeList), not the URL.
+    assert "form.action" not in JS
+    assert 'form.getAttribute("action")' in JS
+    assert "body.set(button.name, button.value)" in JS
 
 
 def test_the_script_parses(tmp_path: Path) -> None:

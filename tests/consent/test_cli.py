@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from gateway.consent.receipts import make_receipt
 from gateway.store import ConsentReceipt, open_store_url
 
 DAY = 86400.0
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def receipt(consent_id: str, age_days: float, method: str = "banner") -> ConsentReceipt:
@@ -28,7 +31,7 @@ def receipt(consent_id: str, age_days: float, method: str = "banner") -> Consent
 @pytest.fixture
 def policy_file(tmp_path: Path, store_url: str) -> Path:
     path = tmp_path / "policy.yaml"
-    path.write_text(f"store:\n  url: '{store_url}'\n  receipt_retention: 30d\n")
+    path.write_text(f"upstream: {{url: 'http://helpdesk:8000'}}\nstore:\n  url: '{store_url}'\n  receipt_retention: 30d\n")
 
     async def fill() -> None:
         async with open_store_url(store_url) as store:
@@ -103,3 +106,28 @@ def test_receipt_json_is_one_sorted_line() -> None:
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     doc = json.loads(line)
     assert list(doc) == sorted(doc)
+
+
+def test_export_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """``privacy-gateway consent export … | head -1``: one line read, then no traceback."""
+    store_url = f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"upstream:\n  url: http://127.0.0.1:9\nstore:\n  url: '{store_url}'\n")
+
+    async def fill() -> None:
+        async with open_store_url(store_url) as store:
+            for n in range(600):  # ~200 KB of JSON lines: far more than a pipe holds
+                await store.add_receipt(receipt(f"visitor-{n:016d}", 1))
+
+    asyncio.run(fill())
+    with subprocess.Popen(
+        [sys.executable, "-m", "gateway", "consent", "export", "--policy", str(policy)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = json.loads(proc.stdout.readline())
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        status = proc.wait(timeout=60)
+    assert first["consent_id"] == "visitor-0000000000000000"
+    assert (status, err) == (141, "")

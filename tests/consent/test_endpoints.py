@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -182,3 +184,53 @@ async def test_a_tampered_cookie_is_no_decision_never_an_error(gw: Gateway) -> N
     assert response.status == 200 and json.loads(body)["decided"] is False
     response, _ = await call(gw, "POST", P, json={"action": "reject"}, headers={"Cookie": "pgw_consent=%%%"})
     assert response.status == 200
+
+
+async def test_the_readme_documents_the_state_document(gw: Gateway) -> None:
+    readme = (Path(__file__).resolve().parent.parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Cookie consent"):readme.index("## External links")]
+    documented = json.loads(re.search(r"```json\n(.*?)```", section, re.DOTALL).group(1).replace("…", ""))  # type: ignore[union-attr]
+    await consent_cookie(gw)
+    response, body = await call(gw, "POST", P, json={"choices": {"analytics": True}})
+    doc = json.loads(body)
+    assert set(doc) == set(documented)
+    assert set(doc["categories"][0]) == set(documented["categories"][0])
+    assert doc["method"] == documented["method"] == "api"
+    for status, reason in ((400, "consent_bad_request"), (403, "consent_csrf"), (405, "consent_method_not_allowed"),
+                           (413, "consent_body_too_large"), (415, "consent_bad_media_type")):
+        assert f"{status} `{reason}`" in " ".join(section.split())
+
+
+async def test_a_stalled_store_answers_promptly_and_never_says_saved(
+    start_gateway: StartGateway, pg_dsn: str, pg_schema: str
+) -> None:
+    """PostgreSQL stops answering: consent posts fail within store.timeouts, not after minutes,
+    and a refusal (which still takes effect in the browser) is not reported as saved."""
+    import asyncio
+
+    from tests.support.postgres import dsn_with_schema
+    from tests.support.stall import stallable_postgres
+
+    async with stallable_postgres(dsn_with_schema(pg_dsn, pg_schema)) as (url, proxy):
+        policy = gateway_policy(url)
+        policy["store"]["timeouts"] = {"connect": "500ms", "operation": "500ms"}
+        gw = await start_gateway(policy)
+        cookie = await consent_cookie(gw, "accept")  # recorded while the store answers
+        proxy.stall()
+        async with asyncio.timeout(10):
+            response, body = await call(gw, "POST", P, json={"action": "accept"})
+            assert (response.status, response.headers["X-Gateway-Reason"]) == (503, "consent_not_recorded")
+            assert "Set-Cookie" not in response.headers
+
+            response, body = await call(gw, "POST", P, json={"action": "reject"}, headers={"Cookie": cookie})
+            assert (response.status, response.headers["X-Gateway-Reason"]) == (503, "consent_not_recorded")
+            doc = json.loads(body)
+            assert doc["recorded"] is False and not any(c["granted"] for c in doc["categories"][1:])
+            assert set_cookie_value(response.headers.getall("Set-Cookie"), "pgw_consent")  # applied all the same
+
+            response, body = await call(
+                gw, "POST", P, data="action=reject&return=/", headers={**SAME, **FORM, "Cookie": cookie}
+            )
+            assert (response.status, response.headers["X-Gateway-Reason"]) == (503, "consent_not_recorded")
+            assert "Location" not in response.headers and b"could not be recorded" in body
+            assert set_cookie_value(response.headers.getall("Set-Cookie"), "pgw_consent")

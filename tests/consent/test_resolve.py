@@ -21,7 +21,7 @@ def cookie(r: Resolver, choices: dict[str, bool], *, version: str = "v1", method
 
 def test_undecided_visitors_get_the_defaults() -> None:
     categories = section()["categories"]
-    categories["preferences"]["default"] = True
+    categories["preferences"].update(default=True, allow_preticked=True)  # a site outside EU law
     r = resolver(categories=categories)
     res = r.resolve([], False, now=NOW)
     assert not res.decided and res.method is None and res.state is None and not res.invalid
@@ -31,8 +31,8 @@ def test_undecided_visitors_get_the_defaults() -> None:
 
 def test_gpc_refuses_marked_categories_until_the_visitor_opts_in() -> None:
     categories = section()["categories"]
-    categories["preferences"]["default"] = True
-    categories["analytics"].update(default=True, gpc=False)
+    categories["preferences"].update(default=True, allow_preticked=True)
+    categories["analytics"].update(default=True, gpc=False, allow_preticked=True)
     r = resolver(categories=categories)
     assert r.resolve([], True, now=NOW).granted == {"necessary", "analytics"}
     explicit = r.resolve([cookie(r, {"preferences": True, "analytics": True, "marketing": True})], True, now=NOW)

@@ -9,8 +9,8 @@ from aiohttp.web import BaseRequest
 from gateway.exchange import Exchange
 from gateway.filters.base import Filter
 from gateway.metrics import Metrics
-from gateway.policy.schema import Policy
 from gateway.routing import CompiledRoute
+from tests.support.policy import make_policy
 
 
 class Minimal(Filter):
@@ -31,17 +31,17 @@ def make_exchange() -> Exchange:
 
 def test_class_defaults() -> None:
     assert Filter.rewrites_responses is False
-    assert Minimal.enabled_in(Policy()) is True
-    assert Minimal.enabled_in(Policy.model_validate({"firewall": {"enabled": False}})) is True
+    assert Minimal.enabled_in(make_policy()) is True
+    assert Minimal.enabled_in(make_policy({"firewall": {"enabled": False}})) is True
 
 
 def test_keeps_the_metrics() -> None:
     metrics = Metrics()
-    assert Minimal(Policy(), metrics).metrics is metrics
+    assert Minimal(make_policy(), metrics).metrics is metrics
 
 
 async def test_hooks_are_no_ops() -> None:
-    flt = Minimal(Policy(), Metrics())
+    flt = Minimal(make_policy(), Metrics())
     ex = make_exchange()
     assert await flt.on_request(ex) is None
     assert flt.wants_request_body(ex) is False

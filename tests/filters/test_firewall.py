@@ -11,8 +11,8 @@ from gateway.exchange import Decision, Exchange, LocalReply
 from gateway.filters.firewall import Evaluation, Firewall, Verdict
 from gateway.http.addresses import AddressError
 from gateway.metrics import Metrics
-from gateway.policy.schema import Policy
 from gateway.routing import CompiledRoute
+from tests.support.policy import make_policy
 
 OFFICE = "192.0.2.0/24"
 DENIED = LocalReply(403, "firewall_denied", "Access from your network is not allowed here.")
@@ -34,7 +34,7 @@ def make_exchange(
 
 def make_firewall(firewall: dict[str, Any], ip_lists: dict[str, Any] | None = None) -> tuple[Firewall, Metrics]:
     metrics = Metrics()
-    policy = Policy.model_validate({"firewall": firewall, "ip_lists": ip_lists or {}})
+    policy = make_policy({"firewall": firewall, "ip_lists": ip_lists or {}})
     return Firewall(policy, metrics), metrics
 
 
@@ -136,6 +136,15 @@ async def test_status_override() -> None:
     replies = [await firewall.on_request(make_exchange("203.0.113.7", p)) for p in ("/admin/", "/agent/", "/x")]
     assert [r.status if r else None for r in replies] == [404, 451, 451]
     assert {r.reason for r in replies if r} == {"firewall_denied"}
+    # Only the 404 hides its area; the reason word stays for logs and metrics.
+    assert [r.conceal if r else None for r in replies] == [True, False, False]
+
+
+async def test_path_exact_matches_the_one_path() -> None:
+    firewall, _ = make_firewall({"rules": [{"name": "login", "path_exact": "/agent/login", "allow": [OFFICE]}]})
+    denied = [p for p in ("/agent/login", "/agent/login/", "/agent/login/x", "/agent", "/agent/logins")
+              if await firewall.on_request(make_exchange("203.0.113.7", p))]
+    assert denied == ["/agent/login"]
 
 
 async def test_shadow_rule_counts_but_does_not_enforce() -> None:
@@ -212,8 +221,8 @@ def test_evaluate_counts_nothing() -> None:
 
 
 def test_enabled_in() -> None:
-    assert Firewall.enabled_in(Policy.model_validate({}))
-    assert not Firewall.enabled_in(Policy.model_validate({"firewall": {"enabled": False}}))
+    assert Firewall.enabled_in(make_policy({}))
+    assert not Firewall.enabled_in(make_policy({"firewall": {"enabled": False}}))
     assert Firewall.name == "firewall"
 
 
@@ -232,7 +241,7 @@ def test_unknown_list_fails_the_compile() -> None:
 async def test_reloaded_firewall_continues_the_counters() -> None:
     # A hot reload builds a new Firewall on the same Metrics.
     metrics = Metrics()
-    policy = Policy.model_validate({"firewall": {"rules": [AGENT]}})
+    policy = make_policy({"firewall": {"rules": [AGENT]}})
     for _ in range(2):
         await Firewall(policy, metrics).on_request(make_exchange("203.0.113.7", "/agent/"))
     assert count(metrics, "agent", "deny", "enforce") == 2

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 from pathlib import Path
 from typing import Any, AsyncIterator
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp import web
 
@@ -18,11 +20,21 @@ from gateway.policy.schema import Policy
 from gateway.server import Gateway
 from gateway.store import open_store_url
 from tests.conftest import StartGateway
+from tests.support.policy import make_policy
 from tests.support.postgres import dsn_with_schema
+from tests.support.upstream import MEDIA_HTML, MEDIA_TEXT
 
 KEY_1 = "raw:" + "first-link-signing-key-for-tests-0001"
 KEY_2 = "raw:" + "second-link-signing-key-for-tests-0002"
 SIGNED = re.compile(r'href="(http://[^"/]+/_l/[A-Za-z0-9_.-]+)"')
+# Policies name their keys (the loader refuses inline key material).
+KEY_REF_1, KEY_REF_2 = "${TEST_LINK_KEY_1}", "${TEST_LINK_KEY_2}"
+
+
+@pytest.fixture(autouse=True)
+def link_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_LINK_KEY_1", KEY_1)
+    monkeypatch.setenv("TEST_LINK_KEY_2", KEY_2)
 
 
 @pytest.fixture
@@ -35,7 +47,7 @@ async def helpdesk() -> AsyncIterator[web.AppRunner]:
 def links_policy(helpdesk: web.AppRunner, tmp_path: Path, **links: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "enabled": True,
-        "keys": [{"id": "k1", "secret": KEY_1}],
+        "keys": [{"id": "k1", "secret": KEY_REF_1}],
         "rules": [
             {"hosts": ["*.youtube.com"], "action": "strip"},
             {"hosts": ["status.example.com"], "action": "sign", "direct": True},
@@ -122,14 +134,16 @@ async def test_bad_expired_and_revoked_tokens(start_gateway: StartGateway, helpd
 
 async def test_key_rotation(start_gateway: StartGateway, helpdesk: web.AppRunner, tmp_path: Path) -> None:
     old = LinkSigner(KeyRing.from_config([("k1", KEY_1)], "k1"), ttl=3600).sign("https://example.org/a")
-    rotated = links_policy(helpdesk, tmp_path, keys=[{"id": "k1", "secret": KEY_1}, {"id": "k2", "secret": KEY_2}], current_key="k2")
+    rotated = links_policy(
+        helpdesk, tmp_path, keys=[{"id": "k1", "secret": KEY_REF_1}, {"id": "k2", "secret": KEY_REF_2}], current_key="k2"
+    )
     gw = await start_gateway(rotated)
     base = f"{gw.base_url}/_l/"  # type: ignore[attr-defined]
     assert (await get(base + old))[0] == 200  # the old key still verifies
     _, _, page = await get(f"{gw.base_url}/")  # type: ignore[attr-defined]
     new = SIGNED.findall(page)[0].rsplit("/", 1)[1]
     assert LinkSigner(KeyRing.from_config([("k2", KEY_2)], "k2"), ttl=3600).verify(new).kid == "k2"
-    removed = links_policy(helpdesk, tmp_path, keys=[{"id": "k2", "secret": KEY_2}])
+    removed = links_policy(helpdesk, tmp_path, keys=[{"id": "k2", "secret": KEY_REF_2}])
     gw2 = await start_gateway(removed)
     assert (await get(f"{gw2.base_url}/_l/{old}"))[0] == 403  # type: ignore[attr-defined]
 
@@ -146,8 +160,8 @@ async def test_compressed_pages_are_rewritten(start_gateway: StartGateway, helpd
     assert SIGNED.search(page)
 
 
-async def test_plain_text_links(start_gateway: StartGateway, helpdesk: web.AppRunner, tmp_path: Path) -> None:
-    gw = await start_gateway(links_policy(helpdesk, tmp_path))
+async def test_plain_text_links_when_opted_in(start_gateway: StartGateway, helpdesk: web.AppRunner, tmp_path: Path) -> None:
+    gw = await start_gateway(links_policy(helpdesk, tmp_path, content_types=["text/html", "text/plain"]))
     status, headers, text = await get(f"{gw.base_url}/tickets/1.txt")  # type: ignore[attr-defined]
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     assert "https://example.org" not in text
@@ -175,7 +189,8 @@ async def test_revocation_is_shared_through_postgresql(helpdesk: web.AppRunner, 
     dsn = dsn_with_schema(pg_dsn, pg_schema)
     doc = links_policy(helpdesk, tmp_path)
     doc.update(listen={"port": 0}, admin={"enabled": False}, store={"url": dsn}, logging={"access_log": False})
-    policy = Policy.model_validate(doc)
+    doc["links"]["keys"] = [{"id": "k1", "secret": KEY_1}]  # validated without the loader: no references
+    policy = make_policy(doc)
     replicas = [Gateway(LoadedPolicy(policy, "x" * 64, ()), Metrics()) for _ in range(2)]
     for replica in replicas:
         await replica.start(watch=False)
@@ -214,7 +229,7 @@ async def test_a_page_whose_rewritten_body_outgrows_the_buffer_arrives_whole(
 ) -> None:
     """500 links: under 32 KiB from the upstream, several times that once signed."""
     gw = await start_gateway({
-        "links": {"enabled": True, "keys": [{"id": "k1", "secret": KEY_1}]},
+        "links": {"enabled": True, "keys": [{"id": "k1", "secret": KEY_REF_1}]},
         "store": {"url": f"sqlite:///{tmp_path}/state.sqlite3"},
     })
     status, headers, page = await get(f"{gw.base_url}/links-page?count={count}")  # type: ignore[attr-defined]
@@ -230,7 +245,9 @@ def test_signed_links_are_reused_across_responses_and_counted_each_time() -> Non
     from gateway.metrics import Metrics
 
     metrics = Metrics()
-    policy = Policy.model_validate({"links": {"enabled": True, "keys": [{"id": "k1", "secret": KEY_1}]}})
+    policy = make_policy(
+        {"upstream": {"url": "http://127.0.0.1:1"}, "links": {"enabled": True, "keys": [{"id": "k1", "secret": KEY_1}]}}
+    )
     links = LinkSigning(policy, metrics)
     first = links._decider("help.example", "https://help.example/_l/")("https://example.org/a?utm_source=x")
     second = links._decider("help.example", "https://help.example/_l/")("https://example.org/a?utm_source=x")
@@ -240,3 +257,164 @@ def test_signed_links_are_reused_across_responses_and_counted_each_time() -> Non
     assert isinstance(other_host, str) and other_host.startswith("https://other.example/_l/")
     claims = LinkSigner(KeyRing.from_config([("k1", KEY_1)], "k1"), ttl=3600).verify(first.rsplit("/", 1)[1])
     assert claims.url == "https://example.org/a"
+
+
+# -- downloads, opt-in text, routes and paths without rewriting -------------------
+
+LINK_KEY = "raw:" + "third-link-signing-key-for-tests-0003"
+CONSENT_KEY = "base64:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="
+
+
+@pytest.fixture
+def link_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_LINK_KEY", LINK_KEY)
+    monkeypatch.setenv("TEST_CONSENT_KEY", CONSENT_KEY)
+
+
+def media_policy(tmp_path: Path, *, consent: bool = False, routes: Any = (), **links: Any) -> dict[str, Any]:
+    """Links (and optionally consent) in front of tests/support/upstream.py, keys from the environment."""
+    doc: dict[str, Any] = {
+        "links": {
+            "enabled": True,
+            "keys": [{"id": "k3", "secret": "${TEST_LINK_KEY}"}],
+            "rules": [{"hosts": ["*.youtube.com"], "action": "strip"}],
+            **links,
+        },
+        "store": {"url": f"sqlite:///{tmp_path}/state.sqlite3"},
+        "routes": list(routes),
+    }
+    if consent:
+        doc["consent"] = {
+            "enabled": True,
+            "keys": [{"id": "c1", "secret": "${TEST_CONSENT_KEY}"}],
+            "categories": {"analytics": {"cookies": [{"glob": "_ga*"}]}},
+        }
+    return doc
+
+
+async def download(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        async with session.get(url, headers=headers, allow_redirects=False) as resp:
+            return resp.status, dict(resp.headers), await resp.read()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("query", "stored", "extra"),
+    [
+        ("", MEDIA_TEXT, {}),
+        ("", MEDIA_TEXT, {"content_types": ["text/html", "text/plain"]}),  # opted in: still not a download
+        ("?disposition=ATTACHMENT", MEDIA_TEXT, {"content_types": ["text/plain"]}),
+        ("?ctype=text/html", MEDIA_HTML, {"consent": True}),  # a saved HTML page: no links, no banner
+        ("?ctype=text/html&disposition=form-data", MEDIA_HTML, {"consent": True}),  # unknown type = attachment
+    ],
+)
+async def test_an_attachment_downloads_byte_for_byte(
+    start_gateway: StartGateway, tmp_path: Path, link_keys: None, query: str, stored: bytes, extra: dict[str, Any]
+) -> None:
+    """Was: a .txt attachment came back 137 -> 315 bytes, youtube URLs deleted, others re-signed."""
+    gw = await start_gateway(media_policy(tmp_path, **extra))
+    status, headers, body = await download(f"{gw.base_url}/media/notes.txt{query}")  # type: ignore[attr-defined]
+    assert status == 200
+    assert sha256(body) == sha256(stored)
+    assert int(headers["Content-Length"]) == len(stored)  # not rewritten: the upstream's length stands
+    assert "Content-Disposition" in headers
+
+
+async def test_html_pages_are_still_rewritten_and_plain_text_only_when_asked(
+    start_gateway: StartGateway, tmp_path: Path, link_keys: None
+) -> None:
+    gw = await start_gateway(media_policy(tmp_path))
+    base = gw.base_url  # type: ignore[attr-defined]
+    _, _, page = await download(f"{base}/links-page?count=3")
+    assert len(SIGNED.findall(page.decode())) == 3 and b"site1.example.org" not in page
+    _, _, inline_html = await download(f"{base}/media/page.html?ctype=text/html&disposition=inline")
+    assert b"https://example.org/manual" not in inline_html and b"/_l/" in inline_html
+    assert b'href="https://www.youtube.com' not in inline_html
+    _, _, text = await download(f"{base}/media/notes.txt?disposition=none")
+    assert sha256(text) == sha256(MEDIA_TEXT)  # text/plain is not rewritten by default
+    opted = await start_gateway(media_policy(tmp_path, content_types=["text/html", "text/plain"]))
+    _, _, text = await download(f"{opted.base_url}/media/notes.txt?disposition=none")  # type: ignore[attr-defined]
+    assert b"https://example.org/manual" not in text and b"/_l/" in text
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"routes": [{"name": "media", "path": "/media/", "rewrite": False}]},
+        {"exclude_paths": ["/media/"]},
+        {"exclude_paths": ["/m*/*.html"]},
+    ],
+)
+async def test_a_route_or_path_without_rewriting_passes_pages_untouched(
+    start_gateway: StartGateway, tmp_path: Path, link_keys: None, settings: dict[str, Any]
+) -> None:
+    gw = await start_gateway(media_policy(tmp_path, consent="routes" in settings, **settings))
+    base = gw.base_url  # type: ignore[attr-defined]
+    status, headers, body = await download(f"{base}/media/page.html?ctype=text/html&disposition=none")
+    assert status == 200 and sha256(body) == sha256(MEDIA_HTML)  # no link signed, no banner
+    _, _, page = await download(f"{base}/links-page?count=2")
+    assert len(SIGNED.findall(page.decode())) == 2  # other paths are still rewritten
+    assert (b"pgw-consent-title" in page) == ("routes" in settings)  # and get the banner, when consent is on
+
+
+# -- the access log never holds a link token ---------------------------------------
+
+DESTINATION = "https://example.org/unsubscribe?list=news&email=jane.doe%40example.com"
+
+
+async def test_the_access_log_shows_a_token_id_or_hash_never_the_token(
+    start_gateway: StartGateway, tmp_path: Path, link_keys: None, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Was: ``/_l/<token>`` logged whole: a bearer link valid for days, destination and query inside."""
+    doc = media_policy(tmp_path, require_token=[{"path": "/echo/case/*"}])
+    doc["logging"] = {"access_log": True}
+    doc["firewall"] = {"rules": [{"name": "no-head", "path": "/_l/", "methods": ["HEAD"], "allow": []}]}
+    gw = await start_gateway(doc)
+    base = gw.base_url  # type: ignore[attr-defined]
+    signer = LinkSigner(KeyRing.from_config([("k3", LINK_KEY)], "k3"), ttl=3600)
+    token = signer.sign(DESTINATION)
+    jti = signer.verify(token).jti
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    protected = signer.sign("http://127.0.0.1/echo/case/7")
+    assert (await get(f"{base}/_l/{token}"))[0] == 200
+    assert (await get(f"{base}/_l/{tampered}"))[0] == 403
+    async with aiohttp.ClientSession() as session:
+        async with session.head(f"{base}/_l/{token}") as resp:
+            assert resp.status == 403  # the firewall answered: the links filter never saw it
+    assert (await get(f"{base}/echo/case/7?_gt={protected}"))[0] == 200
+    gw.runtime.access_log.flush()
+    out = capfd.readouterr().out
+    for secret in (token, tampered, protected, token.split(".")[1], "example.org", "jane"):
+        assert secret not in out
+    entries = [orjson.loads(line) for line in out.splitlines() if line.startswith("{")]
+    paths = [e["path"] for e in entries if e.get("event") == "access"]
+    hashed = "/_l/~h:" + hashlib.sha256(tampered.encode()).hexdigest()[:12]
+    assert paths == [f"/_l/~jti:{jti}", hashed, f"/_l/~jti:{jti}", "/echo/case/7"]
+
+
+async def test_a_stalled_store_fails_the_link_check_closed_and_promptly(
+    start_gateway: StartGateway, helpdesk: web.AppRunner, tmp_path: Path, pg_dsn: str, pg_schema: str
+) -> None:
+    """PostgreSQL accepts connections and never answers: 503 within store.timeouts, never a pass."""
+    import asyncio
+
+    from tests.support.stall import stallable_postgres
+
+    async with stallable_postgres(dsn_with_schema(pg_dsn, pg_schema)) as (url, proxy):
+        doc = links_policy(helpdesk, tmp_path)
+        doc["store"] = {"url": url, "timeouts": {"connect": "500ms", "operation": "500ms"}}
+        gw = await start_gateway(doc)
+        token = LinkSigner(KeyRing.from_config([("k1", KEY_1)], "k1"), ttl=3600).sign("https://example.org/a")
+        link = f"{gw.base_url}/_l/{token}"  # type: ignore[attr-defined]
+        assert (await get(link))[0] == 200
+        proxy.stall()
+        async with asyncio.timeout(10):
+            for _ in range(3):  # more than once: the pool's connections are all stuck now
+                status, headers, _ = await get(link)
+                assert (status, headers["X-Gateway-Reason"]) == (503, "link_check_unavailable")
+    sample = gw.metrics.registry.get_sample_value
+    assert sample("privacy_gateway_link_redirects_total", {"result": "unavailable"}) == 3

@@ -9,6 +9,7 @@ from gateway.filters.firewall import Firewall
 from gateway.filters.registry import FILTER_CLASSES
 from gateway.metrics import Metrics
 from gateway.policy.schema import Policy
+from tests.support.policy import make_policy
 
 
 def test_known_filters_in_request_order() -> None:
@@ -30,7 +31,7 @@ def test_names_are_unique_policy_sections() -> None:
 
 
 def test_every_filter_builds_from_the_default_policy() -> None:
-    policy = Policy()
+    policy = make_policy()
     metrics = Metrics()
     for cls in FILTER_CLASSES:
         if cls.enabled_in(policy):
@@ -40,5 +41,5 @@ def test_every_filter_builds_from_the_default_policy() -> None:
 def test_every_filter_can_be_disabled() -> None:
     # Each filter section has `enabled`, and enabled: false means the filter is not built.
     for cls in FILTER_CLASSES:
-        policy = Policy.model_validate({cls.name: {"enabled": False}})
+        policy = make_policy({cls.name: {"enabled": False}})
         assert cls.enabled_in(policy) is False

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from gateway.http.clientip import ClientIPError, ClientIPResolver, Hop, parse_forwarded_entry
-from gateway.policy.schema import Policy
+from tests.support.policy import make_policy
 
 
 def resolver(trusted: list[str], ip_lists: dict[str, Any] | None = None) -> ClientIPResolver:
     return ClientIPResolver(
-        Policy.model_validate({"client_ip": {"trusted_proxies": trusted}, "ip_lists": ip_lists or {}})
+        make_policy({"client_ip": {"trusted_proxies": trusted}, "ip_lists": ip_lists or {}})
     )
 
 

@@ -10,6 +10,8 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from gateway.http.headers import (
     FORWARDING,
     HOP_BY_HOP,
+    STRIPPED_PREFIXES,
+    RequestHeaderRules,
     connection_tokens,
     downstream_response_headers,
     head_size,
@@ -31,7 +33,7 @@ def upstream(incoming: CIMultiDictProxy[str], **kwargs: Any) -> CIMultiDict[str]
         "keep_length": True,
     }
     options.update(kwargs)
-    return upstream_request_headers(incoming, **options)
+    return upstream_request_headers(incoming, **options)[0]
 
 
 def names(h: CIMultiDict[str]) -> list[str]:
@@ -81,7 +83,7 @@ def test_several_connection_headers_all_count() -> None:
     assert out["X-Three"] == "3"
 
 
-@pytest.mark.parametrize("name", sorted(FORWARDING))
+@pytest.mark.parametrize("name", sorted(FORWARDING | {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}))
 def test_request_forwarding_headers_from_the_client_are_replaced(name: str) -> None:
     incoming = headers((name, "198.51.100.66"), (name.upper(), "198.51.100.67"))
     out = upstream(incoming, client_ip="203.0.113.7", proto="http", forwarded_host="public.example")
@@ -162,7 +164,7 @@ def test_vocabularies_are_lower_case() -> None:
     for name in HOP_BY_HOP | FORWARDING:
         assert name == name.lower()
     assert {"connection", "transfer-encoding", "upgrade", "te", "trailer", "keep-alive"} <= HOP_BY_HOP
-    assert {"forwarded", "x-forwarded-for", "x-real-ip"} <= FORWARDING
+    assert {"forwarded", "x-real-ip", "x-original-url", "remote-user"} <= FORWARDING
 
 
 @pytest.mark.parametrize(
@@ -192,12 +194,76 @@ def test_forwarded_proto_believes_only_a_trusted_peer() -> None:
     assert forwarded_proto(_h(X_Forwarded_Proto="gopher"), trusted_peer=True, secure=True) == "https"
 
 
-def test_forwarded_host_takes_one_printable_host_from_a_trusted_peer() -> None:
-    from gateway.http.headers import forwarded_host
+# --- names with '_' -----------------------------------------------------------------
 
-    assert forwarded_host(_h(X_Forwarded_Host="help.example.com"), "10.0.0.5", trusted_peer=True) == "help.example.com"
-    assert forwarded_host(_h(X_Forwarded_Host="a.example, b.example"), "h", trusted_peer=True) == "h"
-    assert forwarded_host(_h(X_Forwarded_Host="evil.example"), "h", trusted_peer=False) == "h"
+UNDERSCORED = (("X_Forwarded_For", "6.6.6.6"), ("X_Forwarded_Proto", "https"), ("SCRIPT_NAME", "/pfx"), ("My_Header", "1"))
+
+
+@pytest.mark.parametrize("action", ["drop", "reject"])
+def test_underscore_names_are_left_out_and_counted(action: Any) -> None:
+    out, count = upstream_request_headers(
+        headers(*UNDERSCORED, ("X-Kept", "yes")), client_ip="203.0.113.7", proto="http",
+        forwarded_host="h", host="h", via=False, keep_length=True, underscores=action,
+    )
+    assert count == 4
+    assert "6.6.6.6" not in out.values() and "/pfx" not in out.values()
+    assert out["X-Kept"] == "yes"
+    assert out.getall("X-Forwarded-For") == ["203.0.113.7"]
+
+
+def test_allowed_underscore_names_pass_unless_they_read_as_a_stripped_name() -> None:
+    out, count = upstream_request_headers(
+        headers(*UNDERSCORED, ("X_Original_URL", "/admin/"), ("Connection", "X_Hop"), ("X_Hop", "1")),
+        client_ip="203.0.113.7", proto="http", forwarded_host="h", host="h", via=False,
+        keep_length=True, underscores="allow",
+    )
+    assert count == 0
+    assert out["SCRIPT_NAME"] == "/pfx" and out["My_Header"] == "1"
+    for name in ("X_Forwarded_For", "X_Forwarded_Proto", "X_Original_URL", "X_Hop"):
+        assert name not in out, name
+    assert out.getall("X-Forwarded-For") == ["203.0.113.7"]
+
+
+# --- identity and override headers ------------------------------------------------------
+
+SPOOFED = [
+    "X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Client-Cert", "X-Forwarded-Protocol",
+    "X-Forwarded-Uri", "X-Forwarded-Preferred-Username", "X-Original-URL", "X-Rewrite-URL",
+    "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", "X-Host", "X-Real-IP",
+    "True-Client-IP", "CF-Connecting-IP", "X-Client-IP", "X-Cluster-Client-IP", "Forwarded",
+    "X-Remote-User", "Remote-User", "X-Auth-Request-User", "X-Auth-Request-Email", "X-User",
+    "X-Email", "X-Amzn-Oidc-Identity", "X-SSL-Client-Cert",
+]
+
+
+@pytest.mark.parametrize("name", SPOOFED)
+def test_identity_and_override_headers_never_pass(name: str) -> None:
+    out = upstream(headers((name, "spoofed"), ("X-Kept", "yes")))
+    assert "spoofed" not in out.values()
+    assert out["X-Kept"] == "yes"
+
+
+def test_prefixes_and_lists_are_lower_case() -> None:
+    assert all(p == p.lower() and p.endswith("-") for p in STRIPPED_PREFIXES)
+    assert not FORWARDING.intersection(name for name in FORWARDING if name.startswith(STRIPPED_PREFIXES))
+
+
+def test_policy_names_and_prefixes_are_stripped_too() -> None:
+    rules = RequestHeaderRules(["X-Acme-User", "X-Sso-*"])
+    out = upstream(headers(("X-ACME-USER", "a"), ("X-Sso-Name", "b"), ("X-Ssox", "kept")), rules=rules)
+    assert names(out)[:1] == ["x-ssox"]
+    assert "a" not in out.values() and "b" not in out.values()
+
+
+def test_set_headers_take_only_the_gateways_values() -> None:
+    rules = RequestHeaderRules((), {"X-Client-Address": "client_ip", "X-Scheme-Used": "proto", "X-Served-Host": "host"})
+    out = upstream(
+        headers(("X-Client-Address", "6.6.6.6"), ("x-scheme-used", "gopher")),
+        rules=rules, client_ip="203.0.113.7", proto="https", forwarded_host="help.example:8443",
+    )
+    assert out.getall("X-Client-Address") == ["203.0.113.7"]
+    assert out.getall("X-Scheme-Used") == ["https"]
+    assert out.getall("X-Served-Host") == ["help.example:8443"]
 
 
 def test_websocket_upgrade_needs_both_headers() -> None:
@@ -206,3 +272,23 @@ def test_websocket_upgrade_needs_both_headers() -> None:
     assert is_websocket_upgrade(_h(Upgrade="WebSocket", Connection="keep-alive, Upgrade"))
     assert not is_websocket_upgrade(_h(Upgrade="websocket"))
     assert not is_websocket_upgrade(_h(Connection="upgrade", Upgrade="h2c"))
+
+
+def test_the_verdict_memo_stays_bounded() -> None:
+    rules = RequestHeaderRules()
+    for index in range(3000):
+        upstream(headers((f"X-Random-{index}", "v")), rules=rules)
+    assert 0 < len(rules.kinds) <= 1024
+
+
+def test_the_readme_lists_every_removed_header() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("**What the helpdesk receives.**")
+    section = readme[start : readme.index("**Header names with `_`.**", start)]
+    listed = {name.lower() for name in re.findall(r"`([A-Za-z-]+)`", section)}
+    assert FORWARDING <= listed, sorted(FORWARDING - listed)
+    for prefix in STRIPPED_PREFIXES:
+        assert f"`{prefix}*`" in section.lower(), prefix

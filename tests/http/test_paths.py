@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.http.paths import BadPath, normalize_host, normalize_path
+from gateway.http.paths import BadHost, BadPath, normalize_host, normalize_path, parse_host, server_name_matcher
 
 
 @pytest.mark.parametrize(
@@ -145,3 +145,48 @@ def test_plain_path_is_returned_as_is() -> None:
 def test_normalize_host(host: str, expected: str) -> None:
     assert normalize_host(host) == expected
     assert normalize_host(expected) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "authority", "name"),
+    [
+        ("gw.test", "gw.test", "gw.test"),
+        ("GW.Test.:8080", "gw.test:8080", "gw.test"),
+        ("localhost:65535", "localhost:65535", "localhost"),
+        ("help_desk:1", "help_desk:1", "help_desk"),
+        ("192.0.2.10", "192.0.2.10", "192.0.2.10"),
+        ("[2001:DB8::1]:443", "[2001:db8::1]:443", "2001:db8::1"),
+        ("[::ffff:192.0.2.1]", "[::ffff:192.0.2.1]", "::ffff:192.0.2.1"),
+        ("a" * 63 + ".test", "a" * 63 + ".test", "a" * 63 + ".test"),
+    ],
+)
+def test_parse_host_normalises_once(value: str, authority: str, name: str) -> None:
+    assert parse_host(value) == (authority, name)
+    assert parse_host(authority) == (authority, name)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "", "gw.test, evil.test", "gw.test,evil.test", "user@gw.test", "gw.test:80:80", "gw.test/",
+        "gw.test/x", "gw.test;x", "gw .test", "gw.test\t", "gw.test:0", "gw.test:65536", "gw.test:080",
+        "gw.test:", ":80", "gw%2etest", "gw.test%00", "gw..test", ".gw.test", "gw.test..", "a" * 64 + ".test",
+        ".".join(["a" * 63] * 4) + ".ab", "127.1", "0x7f.0.0.1", "010.0.0.1", "192.0.2.256", "1.2.3.4.5",
+        "name.0x10", "name.42", "[::1", "::1", "[::1]x", "[fe80::1%25eth0]", "[v1.x]", "[1.2.3.4]",
+        "[::1]:0", "\u212a.test", "gw.test\r\nx: y", "*.gw.test", "gw_test:8080:", "[gw.test]",
+    ],
+)
+def test_parse_host_refuses_what_servers_read_differently(value: str) -> None:
+    with pytest.raises(BadHost):
+        parse_host(value)
+
+
+def test_server_names_exact_and_wildcard() -> None:
+    assert server_name_matcher(None) is None
+    serves = server_name_matcher(("help.example.com", "*.example.org"))
+    assert serves is not None
+    assert serves("help.example.com") and serves("a.example.org") and serves("a.b.example.org")
+    assert not serves("example.org") and not serves("evil.test") and not serves("xhelp.example.com")
+    assert not serves("evilexample.org")
+    exact = server_name_matcher(("10.0.0.1",))
+    assert exact is not None and exact("10.0.0.1") and not exact("10.0.0.2")

@@ -131,3 +131,13 @@ def test_own_body_cache_control_can_be_overridden() -> None:
     reply = LocalReply(200, "page", body=b"{}", content_type="application/json",
                        headers=(("Cache-Control", "private, max-age=60"),))
     assert render(reply).headers.getall("Cache-Control") == ["private, max-age=60"]
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json", ""])
+def test_a_concealed_reply_is_a_plain_status_without_the_gateways_words(accept: str) -> None:
+    reply = LocalReply(404, "firewall_denied", "Access from your network is not allowed here.", conceal=True)
+    response = render(reply, accept)
+    assert response.status == 404
+    assert response.body == b"Not Found"
+    assert response.content_type == "text/plain"
+    assert "X-Gateway-Reason" not in response.headers

@@ -260,6 +260,30 @@ async def test_an_endless_response_head_is_cut_off_at_the_limit() -> None:
             await pool.request("GET", "/", headers())
 
 
+def _head_of(size: int, body: bytes = b"hello") -> bytes:
+    """A response head of exactly ``size`` bytes (its blank line included), then ``body``."""
+    start = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nX-Pad: " % len(body)
+    return start + b"p" * (size - len(start) - 4) + b"\r\n\r\n" + body
+
+
+@pytest.mark.parametrize(("size", "limit"), [(8192, 8192), (8193, 8192), (100_000, 32 * 1024)])
+async def test_the_head_limit_is_exact_even_within_one_read(size: int, limit: int) -> None:
+    # Written at once, head and body arrive in one socket read: the limit cuts inside it.
+    async with scripted(answer(_head_of(size))) as server, pool_for(server.port, max_head_bytes=limit) as pool:
+        if size <= limit:
+            assert await read_all(pool) == (200, b"hello")
+        else:
+            with pytest.raises(BadResponse, match="head too large"):
+                await pool.request("GET", "/", headers())
+            assert pool.open_connections == 0
+
+
+async def test_a_body_in_the_read_that_ends_the_head_is_kept_whole() -> None:
+    body = bytes(range(256)) * 200  # far more than the head limit, in the same read as the head
+    async with scripted(answer(_head_of(8000, body))) as server, pool_for(server.port, max_head_bytes=8192) as pool:
+        assert await read_all(pool) == (200, body)
+
+
 async def test_nothing_listening_is_a_connect_failure() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -13,27 +13,34 @@ import pytest
 
 from gateway.lib.keyring import KeyRing
 from gateway.links.signing import LinkClaims, LinkSigner
+from tests.conftest import free_port
 
 SECRET = "raw:" + "cli-link-signing-key-for-the-tests-0001"
 RING = KeyRing.from_config([("k1", SECRET)], "k1")
 TOKEN = r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
 
 
-def write_policy(tmp_path: Path, links: str) -> Path:
+@pytest.fixture(autouse=True)
+def link_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLI_TEST_LINK_KEY", SECRET)  # the subprocesses inherit it
+
+
+def write_policy(tmp_path: Path, links: str, store: str | None = None) -> Path:
     path = tmp_path / "policy.yaml"
-    path.write_text(f'links:\n{links}\nstore: {{url: "sqlite:///{tmp_path}/s.sqlite3"}}\n')
+    store = store or f"sqlite:///{tmp_path}/s.sqlite3"
+    path.write_text(f'upstream: {{url: "http://127.0.0.1:9"}}\nlinks:\n{links}\nstore: {{url: "{store}"}}\n')
     return path
+
+
+LINKS = """  enabled: true
+  endpoint: /go/
+  keys: [{id: k1, secret: "${CLI_TEST_LINK_KEY}"}]
+  rules: [{hosts: [long.example.org], action: sign, ttl: 30d}]"""
 
 
 @pytest.fixture
 def policy(tmp_path: Path) -> Path:
-    return write_policy(
-        tmp_path,
-        f"""  enabled: true
-  endpoint: /go/
-  keys: [{{id: k1, secret: "{SECRET}"}}]
-  rules: [{{hosts: [long.example.org], action: sign, ttl: 30d}}]""",
-    )
+    return write_policy(tmp_path, LINKS)
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -58,7 +65,7 @@ def test_sign_prints_base_endpoint_and_token(policy: Path) -> None:
     assert (claims.url, claims.kid, claims.case, claims.recipient) == (url, "k1", None, None)
     assert before - 1 <= claims.iat <= time.time()
     week = 7 * 86400
-    assert week <= claims.exp - claims.iat <= week + week / 20 + 1  # links.ttl, rounded up to its bucket
+    assert week <= claims.exp - claims.iat <= week + 1  # exactly links.ttl: no expiry bucket
 
 
 def test_sign_with_ttl_case_and_no_base(policy: Path) -> None:
@@ -68,7 +75,15 @@ def test_sign_with_ttl_case_and_no_base(policy: Path) -> None:
     assert match, out.stdout
     claims = verify(match[1])
     assert claims.case == "case-42"
-    assert 3600 <= claims.exp - claims.iat <= 3600 + 180 + 1
+    assert 3600 <= claims.exp - claims.iat <= 3600 + 1
+
+
+def test_a_one_second_link_expires_after_a_second(policy: Path) -> None:
+    """Was: the signer's 60 s minimum bucket kept a ``--ttl 1s`` link valid for a minute and more."""
+    out = run("sign", "--policy", policy, "--ttl", "1s", "https://example.org/")
+    assert out.returncode == 0, out.stderr
+    claims = verify(out.stdout.strip().rsplit("/", 1)[1])
+    assert 1 <= claims.exp - claims.iat <= 2  # whole seconds: iat rounded down, exp up
 
 
 @pytest.mark.parametrize(
@@ -111,6 +126,39 @@ def test_inspect_a_valid_token(policy: Path) -> None:
             "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(claims.exp)),
         },
     }
+
+
+@pytest.mark.parametrize("kind", ["token-id", "case"])
+def test_inspect_says_revoked_for_a_revoked_token(policy: Path, kind: str) -> None:
+    """Was: ``valid: true`` for a token the endpoint refuses, since the store was never asked."""
+    signed = run("sign", "--policy", policy, "--case", "c-2", "https://example.org/y")
+    token = signed.stdout.strip().rsplit("/", 1)[1]
+    assert run("inspect", "--policy", policy, token).returncode == 0
+    time.sleep(1.05)  # a case revocation reaches tokens issued (whole seconds) at or before it
+    revoked = run("revoke", "--policy", policy, f"--{kind}", verify(token).jti if kind == "token-id" else "c-2")
+    assert revoked.returncode == 0, revoked.stderr
+    out = run("inspect", "--policy", policy, token)
+    assert out.returncode == 1, out.stderr
+    result = json.loads(out.stdout)
+    assert result["valid"] is False and result["reason"] == "revoked"
+    assert result["claims"]["jti"] == verify(token).jti
+
+
+def test_inspect_says_so_when_the_store_cannot_be_reached(tmp_path: Path) -> None:
+    policy = write_policy(tmp_path, LINKS, store=f"postgresql://gateway@127.0.0.1:{free_port()}/gateway")
+    token = LinkSigner(RING, ttl=3600).sign("https://example.org/z")
+    out = run("inspect", "--policy", policy, token)
+    assert out.returncode == 3
+    result = json.loads(out.stdout)
+    assert result["valid"] is False and result["reason"] == "store_unavailable"
+    assert result["claims"]["url"] == "https://example.org/z"
+    assert out.stderr.startswith("links inspect: the signature is good, but revocations could not be checked: ")
+    assert "cannot connect" in out.stderr and "Traceback" not in out.stderr
+    for args in (["revoke", "--case", "c-1"], ["revocations"]):
+        other = run(args[0], "--policy", policy, *args[1:])
+        assert other.returncode == 3 and other.stdout == ""
+        assert other.stderr.startswith(f"links {args[0]}: the store could not be reached: ")
+        assert "Traceback" not in other.stderr
 
 
 def _tampered() -> str:
@@ -188,4 +236,4 @@ def test_an_invalid_policy_is_reported_like_check_does(tmp_path: Path) -> None:
     policy = write_policy(tmp_path, "  enabled: true")
     out = run("sign", "--policy", policy, "https://example.org/")
     assert out.returncode == 1
-    assert out.stderr == f"{policy}:1: links: keys: at least one signing key is required when links are enabled\n"
+    assert out.stderr == f"{policy}:2: links: keys: at least one signing key is required when links are enabled\n"

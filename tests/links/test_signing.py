@@ -467,18 +467,56 @@ def test_expiry_never_shorter_than_ttl() -> None:
     for step in range(0, 200_000, 997):
         clock.now = NOW + step + 0.37
         exp = s.verify(s.sign(URL)).exp
-        assert clock.now + 7 * 86400 <= exp < clock.now + 7 * 86400 + 7 * 86400 / 20 + 1
+        assert clock.now + 7 * 86400 <= exp < clock.now + 7 * 86400 + 60  # the bucket is capped at 60 s
 
 
-def test_default_bucket() -> None:
-    clock = Clock(NOW)
-    short = signer(clock, ttl=300)  # bucket = max(60, 15) = 60
-    assert short.verify(short.sign(URL)).exp % 60 == 0
-    long = signer(clock, ttl=86400)  # bucket = 4320
-    assert long.verify(long.sign(URL)).exp % 4320 == 0
+@pytest.mark.parametrize(
+    ("ttl", "bucket"),
+    [(1, 1), (19, 1), (39, 1), (40, 2), (300, 15), (600, 30), (1200, 60), (86400, 60), (7 * 86400, 60)],
+)
+def test_default_bucket_is_a_twentieth_of_the_ttl_at_most_60_s(ttl: float, bucket: int) -> None:
+    clock = Clock(NOW + 0.5)
+    s = signer(clock, ttl=ttl)
+    exp = s.verify(s.sign(URL)).exp
+    assert exp % bucket == 0
+    assert NOW + 0.5 + ttl <= exp < NOW + 0.5 + ttl + bucket
     # A per-call TTL gets its own bucket and its own token.
-    assert long.verify(long.sign(URL, ttl=600)).exp % 60 == 0
-    assert long.sign(URL, ttl=600) != long.sign(URL)
+    per_call = s.verify(s.sign(URL, ttl=ttl * 2)).exp
+    assert NOW + 0.5 + ttl * 2 <= per_call < NOW + 0.5 + ttl * 2 + min(60, max(1, ttl * 2 // 20))
+
+
+@pytest.mark.parametrize(("ttl", "longest"), [(1, 2), (10, 11), (600, 630), (7 * 86400, 7 * 86400 + 60)])
+def test_a_link_is_refused_soon_after_its_ttl(ttl: float, longest: float) -> None:
+    """Was: a 1 s link stayed valid ~60 s (a 60 s minimum bucket); a 7-day one ~8 h longer."""
+    clock = Clock(NOW + 0.25)
+    s = signer(clock, ttl=ttl, leeway=0)
+    token = s.sign(URL)
+    clock.now = NOW + 0.25 + ttl - 0.01
+    assert s.verify(token).url == URL
+    clock.now = NOW + 0.25 + longest
+    with pytest.raises(TokenExpired):
+        s.verify(token)
+
+
+def test_short_ttls_share_a_token_only_within_one_second() -> None:
+    clock = Clock(NOW + 0.1)
+    s = signer(clock, ttl=10)
+    first = s.sign(URL)
+    assert s.verify(first).exp == NOW + 11  # ceil(now + ttl): the exact expiry in whole seconds
+    clock.now = NOW + 0.9
+    assert s.sign(URL) == first
+    clock.now = NOW + 1.1
+    assert s.sign(URL) != first
+
+
+def test_exact_signer_has_no_bucket_and_no_sharing() -> None:
+    """What the command line signs with: each link on its own, expiry exactly its TTL."""
+    clock = Clock(NOW + 0.5)
+    s = signer(clock, ttl=7 * 86400, bucket=1, cache_size=0)
+    first, second = s.sign(URL), s.sign(URL)
+    assert first != second
+    assert s.verify(first).exp == NOW + 7 * 86400 + 1
+    assert s.verify(s.sign(URL, ttl=1)).exp == NOW + 2
 
 
 def test_cache_key_includes_bindings() -> None:

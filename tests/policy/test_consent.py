@@ -12,16 +12,19 @@ from gateway.policy.consent import Consent
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 KEY = "base64:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="
+OLD_KEY = "raw:an old key that is at least thirty-two bytes"
+ENV = {"KEY": KEY, "OLD_KEY": OLD_KEY, "SHORT": "short", "NOT_HEX": "hex:zz"}
+UPSTREAM = "http://helpdesk.test:8000"  # required, and left out of the texts below
 
 
 def errors_of(text: str) -> list[str]:
     with pytest.raises(PolicyError) as info:
-        load_policy_text(textwrap.dedent(text), "site.yaml", env={"KEY": KEY})
+        load_policy_text(textwrap.dedent(text), "site.yaml", env=ENV, default_upstream=UPSTREAM)
     return format_issues(info.value).splitlines()
 
 
 def test_absent_means_disabled_with_documented_defaults() -> None:
-    consent = load_policy_text("version: 1\n", env={}).policy.consent
+    consent = load_policy_text("version: 1\n", env={}, default_upstream=UPSTREAM).policy.consent
     assert consent == Consent()
     assert consent.enabled is False and consent.shadow is False
     assert consent.version == "1" and consent.prefix == "/_privacy/consent"
@@ -36,7 +39,7 @@ def test_a_full_section_loads() -> None:
     consent:
       enabled: true
       version: "2025-02"
-      keys: [{id: new, secret: "${KEY}"}, {id: old, secret: "raw:an old key that is at least thirty-two bytes"}]
+      keys: [{id: new, secret: "${KEY}"}, {id: old, secret: "${OLD_KEY}"}]
       cookie: {name: consent, max_age: 30d, domain: example.com, secure: always, same_site: strict}
       unclassified: allow
       expire_domains: [example.com]
@@ -44,6 +47,7 @@ def test_a_full_section_loads() -> None:
         necessary: {cookies: [{name: sessionid}]}
         analytics:
           default: true
+          allow_preticked: true
           gpc: false
           label: {en: Statistics, nb: Statistikk}
           cookies: [{glob: "_ga*", domain: .example.com, path: /}]
@@ -51,7 +55,7 @@ def test_a_full_section_loads() -> None:
       banner: {languages: [nb, en, de], title: {de: Cookies}, text: {de: Text}, privacy_url: /privacy,
                exclude_paths: [/privacy]}
     """
-    consent = load_policy_text(textwrap.dedent(text), env={"KEY": KEY}).policy.consent
+    consent = load_policy_text(textwrap.dedent(text), env=ENV, default_upstream=UPSTREAM).policy.consent
     assert [k.id for k in consent.keys] == ["new", "old"]
     assert "secret" not in repr(consent.keys[0])
     assert consent.categories["analytics"].default is True and consent.categories["analytics"].gpc is False
@@ -80,7 +84,17 @@ def test_the_demo_policy_enables_the_banner_with_its_demo_key() -> None:
         ),
         (
             "consent:\n  categories:\n    necessary: {default: true}",
-            "site.yaml:2: consent.categories: necessary: always allowed; default and gpc cannot be set",
+            "site.yaml:2: consent.categories: necessary: always allowed; default, gpc and allow_preticked cannot be set",
+        ),
+        (
+            "consent:\n  categories:\n    necessary: {allow_preticked: true}",
+            "site.yaml:2: consent.categories: necessary: always allowed; default, gpc and allow_preticked cannot be set",
+        ),
+        (
+            "consent:\n  categories:\n    analytics: {default: true}",
+            "site.yaml:2: consent.categories: analytics: default: true pre-ticks consent, which is unlawful in the EU "
+            "(GDPR Art. 4(11), CJEU C-673/17 Planet49); remove it, or set allow_preticked: true on the category "
+            "for a site outside EU law",
         ),
         (
             "consent:\n  categories:\n    a: {cookies: [{name: x, glob: y}]}",
@@ -106,8 +120,8 @@ def test_the_demo_policy_enables_the_banner_with_its_demo_key() -> None:
             "consent:\n  categories:\n    a: {cookies: [{name: x, domain: '.'}]}",
             "site.yaml:3: consent.categories.a.cookies[0]: '.' is not a domain name",
         ),
-        ("consent:\n  keys: [{id: a, secret: short}]", "site.yaml:2: consent.keys[0].secret: the secret must decode to at least 32 bytes"),
-        ("consent:\n  keys: [{id: a, secret: 'hex:zz'}]", "site.yaml:2: consent.keys[0].secret: the secret must decode to at least 32 bytes"),
+        ("consent:\n  keys: [{id: a, secret: '${SHORT}'}]", "site.yaml:2: consent.keys[0].secret: the secret must decode to at least 32 bytes"),
+        ("consent:\n  keys: [{id: a, secret: '${NOT_HEX}'}]", "site.yaml:2: consent.keys[0].secret: the secret must decode to at least 32 bytes"),
         (
             "consent:\n  keys: [{id: 'a b', secret: '${KEY}'}]",
             "site.yaml:2: consent.keys[0].id: 'a b' is not a key id (1-64 of letters, digits, '.', '_', '-')",

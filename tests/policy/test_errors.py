@@ -51,7 +51,8 @@ def messages(data: object) -> list[str]:
 
 
 def test_describe_words_pydantic_errors_for_operators() -> None:
-    assert messages({"listen": {"port": 1.5, "hots": "x"}, "logging": {"client_ip": "hash"}, "routes": "x"}) == [
+    assert messages({"listen": {"port": 1.5, "hots": "x"}, "logging": {"client_ip": "hash"}, "routes": "x",
+                     "upstream": {"url": "http://h"}}) == [
         "expected an integer, got 1.5",
         "unknown key 'hots' (did you mean 'host'?)",
         "expected a list, got 'x'",

@@ -12,20 +12,22 @@ from gateway.policy.links import DEFAULT_TRACKING_PARAMS, LinkKey, LinkRule, Lin
 KEY = "raw:" + "a-link-signing-key-of-enough-length-0001"
 SHORT = "raw:only-thirty-one-bytes-long!"  # 31 bytes after the prefix
 ENV = {"KEY": KEY, "SHORT": "a-secret-that-is-too-short"}
+UPSTREAM = "http://helpdesk.test:8000"  # required, and left out of the texts below
 
 
-def load(text: str) -> Links:
-    return load_policy_text(textwrap.dedent(text), "site.yaml", env=ENV).policy.links
+def load(text: str, env: dict[str, str] | None = None) -> Links:
+    return load_policy_text(textwrap.dedent(text), "site.yaml", env={**ENV, **(env or {})},
+                            default_upstream=UPSTREAM).policy.links
 
 
-def errors_of(text: str) -> list[str]:
+def errors_of(text: str, env: dict[str, str] | None = None) -> list[str]:
     with pytest.raises(PolicyError) as info:
-        load_policy_text(textwrap.dedent(text), "site.yaml", env=ENV)
+        load_policy_text(textwrap.dedent(text), "site.yaml", env={**ENV, **(env or {})}, default_upstream=UPSTREAM)
     return format_issues(info.value).splitlines()
 
 
 def test_absent_means_disabled_with_documented_defaults() -> None:
-    links = load_policy_text("version: 1\n", env={}).policy.links
+    links = load_policy_text("version: 1\n", env={}, default_upstream=UPSTREAM).policy.links
     assert links == Links()
     assert links.enabled is False and links.keys == () and links.current_key is None
     assert links.default_action == "sign" and links.rules == () and links.internal_hosts == ()
@@ -33,8 +35,8 @@ def test_absent_means_disabled_with_documented_defaults() -> None:
     assert links.endpoint == "/_l/" and links.interstitial is True
     assert links.strip_tracking is True and links.tracking_params == DEFAULT_TRACKING_PARAMS
     assert {"utm_*", "fbclid", "gclid", "msclkid"} <= set(links.tracking_params)
-    assert links.content_types == ("text/html", "text/plain") and links.rewrite_in_scripts is False
-    assert links.require_token == ()
+    assert links.content_types == ("text/html",) and links.rewrite_in_scripts is False  # text/plain: opt in
+    assert links.require_token == () and links.exclude_paths == ()
 
 
 def test_a_full_section_loads() -> None:
@@ -51,14 +53,15 @@ def test_a_full_section_loads() -> None:
           leeway: 1m
           keys:
             - {id: new-2025.1, secret: "${KEY}"}
-            - {id: old_2024, secret: "raw:an old key that is at least thirty-two bytes"}
+            - {id: old_2024, secret: "raw:${OLD}"}
           current_key: old_2024
           endpoint: /go/
           interstitial: false
           strip_tracking: false
           tracking_params: [ref]
           require_token: [{path: /case/*}, {path: /agent/, param: t}]
-        """
+        """,
+        {"OLD": "an old key that is at least thirty-two bytes"},
     )
     assert links.enabled and links.current_key == "old_2024"
     assert [k.id for k in links.keys] == ["new-2025.1", "old_2024"]
@@ -78,11 +81,11 @@ def test_a_full_section_loads() -> None:
             "site.yaml:1: links: keys: at least one signing key is required when links are enabled",
         ),
         (
-            f"links:\n  keys:\n    - {{id: a, secret: '{KEY}'}}\n    - {{id: a, secret: '${{KEY}}'}}",
+            f"links:\n  keys:\n    - {{id: a, secret: '${{KEY}}'}}\n    - {{id: a, secret: '${{KEY}}'}}",
             "site.yaml:1: links: keys: key ids must be unique",
         ),
         (
-            f"links:\n  keys: [{{id: a, secret: '{KEY}'}}]\n  current_key: b",
+            f"links:\n  keys: [{{id: a, secret: '${{KEY}}'}}]\n  current_key: b",
             "site.yaml:1: links: current_key: 'b' is not the id of a key in links.keys",
         ),
         (
@@ -90,15 +93,15 @@ def test_a_full_section_loads() -> None:
             "site.yaml:1: links: current_key: 'a' is not the id of a key in links.keys",
         ),
         (
-            f"links:\n  keys:\n    - id: 'a b'\n      secret: '{KEY}'",
+            f"links:\n  keys:\n    - id: 'a b'\n      secret: '${{KEY}}'",
             "site.yaml:3: links.keys[0].id: 'a b' is not a key id (1-64 of letters, digits, '.', '_', '-')",
         ),
         (
-            f"links:\n  keys:\n    - {{id: '', secret: '{KEY}'}}",
+            f"links:\n  keys:\n    - {{id: '', secret: '${{KEY}}'}}",
             "site.yaml:3: links.keys[0].id: '' is not a key id (1-64 of letters, digits, '.', '_', '-')",
         ),
         (
-            f"links:\n  keys:\n    - {{id: '{'k' * 65}', secret: '{KEY}'}}",
+            f"links:\n  keys:\n    - {{id: '{'k' * 65}', secret: '${{KEY}}'}}",
             f"site.yaml:3: links.keys[0].id: '{'k' * 65}' is not a key id (1-64 of letters, digits, '.', '_', '-')",
         ),
         (
@@ -120,6 +123,10 @@ def test_a_full_section_loads() -> None:
         (
             "links:\n  require_token:\n    - path: case/*",
             "site.yaml:3: links.require_token[0].path: 'case/*' must start with '/'",
+        ),
+        (
+            "links:\n  exclude_paths: [/media/, media/]",
+            "site.yaml:2: links.exclude_paths[1]: 'media/' must start with '/'",
         ),
         (
             "links:\n  require_token:\n    - path: /case/\n      param: 'a b'",
@@ -188,7 +195,7 @@ def test_every_field_error_is_reported_at_once() -> None:
     ],
 )
 def test_an_undecodable_secret_is_reported_without_echoing_it(secret: str, shown: str) -> None:
-    lines = errors_of(f"links:\n  keys:\n    - id: a\n      secret: '{secret}'")
+    lines = errors_of("links:\n  keys:\n    - id: a\n      secret: '${SECRET}'", {"SECRET": secret})
     assert lines == ["site.yaml:4: links.keys[0].secret: the secret must decode to at least 32 bytes"]
     assert shown not in "\n".join(lines)
 
@@ -199,16 +206,17 @@ def test_an_undecodable_secret_is_reported_without_echoing_it(secret: str, shown
 # (filters/link_signing.py:59): "ValueError: key 'a': secret must be at least 32 bytes".
 @pytest.mark.parametrize(
     ("secret", "hidden"),
-    [(SHORT, "only-thirty-one"), ("hunter2-hunter2", "hunter2"), ("${SHORT}", "a-secret-that-is-too-short"), ("hex:abcd", "abcd")],
+    [(SHORT, "only-thirty-one"), ("hunter2-hunter2", "hunter2"), ("a-secret-that-is-too-short", "too-short"),
+     ("hex:abcd", "abcd")],
 )
 def test_a_short_secret_is_refused_without_echoing_it(secret: str, hidden: str) -> None:
-    lines = errors_of(f"links:\n  keys:\n    - id: a\n      secret: '{secret}'")
+    lines = errors_of("links:\n  keys:\n    - id: a\n      secret: '${SECRET}'", {"SECRET": secret})
     assert lines == ["site.yaml:4: links.keys[0].secret: the secret must decode to at least 32 bytes"]
     assert hidden not in "\n".join(lines)
 
 
 def test_a_32_byte_secret_is_enough() -> None:
-    assert load(f"links:\n  keys: [{{id: a, secret: 'raw:{'x' * 32}'}}]").keys[0].id == "a"
+    assert load("links:\n  keys: [{id: a, secret: 'raw:${X}'}]", {"X": "x" * 32}).keys[0].id == "a"
 
 
 # `_KID.match` with `$` accepts a trailing newline; SigningKey (fullmatch)
@@ -217,7 +225,7 @@ def test_a_32_byte_secret_is_enough() -> None:
     ("text", "expected"),
     [
         (
-            f'links:\n  keys:\n    - {{id: "k1\\n", secret: "{KEY}"}}',
+            f'links:\n  keys:\n    - {{id: "k1\\n", secret: "${{KEY}}"}}',
             "site.yaml:3: links.keys[0].id: 'k1\\n' is not a key id (1-64 of letters, digits, '.', '_', '-')",
         ),
         (

@@ -43,9 +43,13 @@ firewall:
 """
 
 
+# Given to policies under test that leave the (required) upstream out, so their line numbers stay put.
+UPSTREAM = "http://helpdesk.test:8000"
+
+
 def errors_of(text: str, env: dict[str, str] | None = None) -> list[str]:
     with pytest.raises(PolicyError) as info:
-        load_policy_text(textwrap.dedent(text), "site.yaml", env=env or {})
+        load_policy_text(textwrap.dedent(text), "site.yaml", env=env or {}, default_upstream=UPSTREAM)
     return format_issues(info.value).splitlines()
 
 
@@ -68,11 +72,70 @@ def test_a_complete_policy_loads() -> None:
     assert len(loaded.checksum) == 64 and loaded.short_checksum == loaded.checksum[:12]
 
 
-def test_an_empty_policy_means_every_default() -> None:
-    assert load_policy_text("# nothing set yet\n", env={}).policy.listen.port == 8080
+def test_a_policy_naming_only_its_upstream_means_every_other_default() -> None:
+    policy = load_policy_text("upstream: {url: http://helpdesk:8000}\n", env={}).policy
+    assert policy.listen.port == 8080 and policy.firewall.rules == ()
+    assert not policy.consent.enabled and not policy.links.enabled
+
+
+EMPTY = "a policy file must set at least one key"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", f"site.yaml:1: the file is empty; {EMPTY}"),
+        ("\n  \n", f"site.yaml:1: the file is empty; {EMPTY}"),
+        ("\ufeff", f"site.yaml:1: the file is empty; {EMPTY}"),
+        ("# nothing set yet\n", f"site.yaml:1: the file holds only comments; {EMPTY}"),
+        ("# a\n\n   # b\n", f"site.yaml:1: the file holds only comments; {EMPTY}"),
+        ("---\n", f"site.yaml:2: the top level is null; {EMPTY}"),  # an empty document after the marker
+        ("null\n", f"site.yaml:1: the top level is null; {EMPTY}"),
+        ("# header\n~\n", f"site.yaml:2: the top level is null; {EMPTY}"),
+        ("{}\n", f"site.yaml:1: the top level is an empty mapping; {EMPTY}"),
+    ],
+)
+def test_an_empty_document_is_an_error_not_a_policy_of_defaults(text: str, expected: str) -> None:
+    # Even where the upstream is supplied: an empty file is a file caught mid-write or a mistake.
+    with pytest.raises(PolicyError) as info:
+        load_policy_text(text, "site.yaml", env={}, default_upstream=UPSTREAM)
+    assert str(info.value) == expected
+
+
+def test_an_empty_file_in_a_policy_directory_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, "10-base.yaml", "upstream: {url: http://helpdesk:8000}\n")
+    write(tmp_path, "20-firewall.yaml", "")
+    with pytest.raises(PolicyError) as info:
+        load_policy(tmp_path, env={})
+    assert str(info.value) == f"{tmp_path}/20-firewall.yaml:1: the file is empty; {EMPTY}"
+
+
+MISSING_UPSTREAM = "upstream.url: required key missing: the helpdesk's base URL, e.g. http://helpdesk.internal:8000"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("version: 1\n", f"site.yaml:1: {MISSING_UPSTREAM}"),
+        ("firewall: {default: deny}\nupstream:\n  via: true\n", f"site.yaml:2: {MISSING_UPSTREAM}"),
+    ],
+)
+def test_the_upstream_url_is_required(text: str, expected: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        load_policy_text(text, "site.yaml", env={})
+    assert str(info.value) == expected
+
+
+def test_a_default_upstream_fills_in_only_what_the_policy_leaves_out() -> None:
+    assert load_policy_text("version: 1\n", default_upstream=UPSTREAM).policy.upstream.url == UPSTREAM
+    policy = load_policy_text("upstream: {via: true}\n", default_upstream=UPSTREAM).policy
+    assert policy.upstream.url == UPSTREAM and policy.upstream.via
+    named = load_policy_text("upstream: {url: 'http://other:1'}\n", default_upstream=UPSTREAM).policy
+    assert named.upstream.url == "http://other:1"
 
 
 NET = "'10.0.0.300/8' is not an IPv4 or IPv6 network"
+NOT_MATCHED_PATH = "is not a path as the gateway matches it (decoded, no '//', '.', '..' or ';')"
 INVALID = {
     "bad CIDR": (rule("allow: [10.0.0.0/8, 10.0.0.300/8]"), [f"site.yaml:4: firewall.rules[0].allow[1]: {NET}"]),
     "bad range": (
@@ -104,7 +167,10 @@ INVALID = {
     ),
     "unknown key listing valid keys": (
         "listen:\n  tls: true\n",
-        ["site.yaml:2: listen.tls: unknown key 'tls' (valid keys: host, port)"],
+        [
+            "site.yaml:2: listen.tls: unknown key 'tls' "
+            "(valid keys: host, port, server_names, unknown_host_status, headers_with_underscores)"
+        ],
     ),
     "unknown top-level key": ("firewal: {}\n", ["site.yaml:1: firewal: unknown key 'firewal' (did you mean 'firewall'?)"]),
     "wrong type: integer": ("listen:\n  port: abc\n", ["site.yaml:2: listen.port: expected an integer, got 'abc'"]),
@@ -227,6 +293,65 @@ INVALID = {
         ["site.yaml:3: routes[0].methods: must not be empty (leave it out to match every method)"],
     ),
     "path without '/'": (rule("path: agent/"), ["site.yaml:4: firewall.rules[0].path: 'agent/' must start with '/'"]),
+    "path and path_exact together": (
+        rule("path: /agent/\npath_exact: /agent/login"),
+        ["site.yaml:3: firewall.rules[0]: give either path or path_exact, not both"],
+    ),
+    "route with path and path_exact": (
+        "routes:\n  - name: api\n    path: /api/\n    path_exact: /api\n",
+        ["site.yaml:2: routes[0]: give either path or path_exact, not both"],
+    ),
+    "path_exact without '/'": (rule("path_exact: agent"), ["site.yaml:4: firewall.rules[0].path_exact: 'agent' must start with '/'"]),
+    "path_exact with '//'": (rule("path_exact: /agent//login"), [f"site.yaml:4: firewall.rules[0].path_exact: '/agent//login' {NOT_MATCHED_PATH}"]),
+    "path_exact with '..'": (rule("path_exact: /agent/../admin"), [f"site.yaml:4: firewall.rules[0].path_exact: '/agent/../admin' {NOT_MATCHED_PATH}"]),
+    "path_exact with an escape": (rule("path_exact: /agent%2Flogin"), [f"site.yaml:4: firewall.rules[0].path_exact: '/agent%2Flogin' {NOT_MATCHED_PATH}"]),
+    "path_exact with params": (rule("path_exact: /agent;x=1"), [f"site.yaml:4: firewall.rules[0].path_exact: '/agent;x=1' {NOT_MATCHED_PATH}"]),
+    "bad server names": (
+        "listen:\n  server_names:\n    - help.example.com\n    - 'help.example.com:443'\n    - 'a b'\n    - '*'\n",
+        [
+            "site.yaml:4: listen.server_names[1]: 'help.example.com:443' has a port; server names match the host without its port",
+            "site.yaml:5: listen.server_names[2]: 'a b' is not a host name, IPv4 or IPv6 address, or *.name",
+            "site.yaml:6: listen.server_names[3]: '*' is not a host name, IPv4 or IPv6 address, or *.name",
+        ],
+    ),
+    "empty server names": (
+        "listen:\n  server_names: []\n",
+        ["site.yaml:2: listen.server_names: must not be empty (leave it out to serve every host)"],
+    ),
+    "unknown host status": (
+        "listen:\n  unknown_host_status: 404\n",
+        ["site.yaml:2: listen.unknown_host_status: must be one of 421, 400, got 404"],
+    ),
+    "bad underscore action": (
+        "listen:\n  headers_with_underscores: ignore\n",
+        ["site.yaml:2: listen.headers_with_underscores: must be one of 'drop', 'reject', 'allow', got 'ignore'"],
+    ),
+    "bad route underscore action": (
+        "routes:\n  - {name: api, headers_with_underscores: strip}\n",
+        ["site.yaml:2: routes[0].headers_with_underscores: must be one of 'drop', 'reject', 'allow', got 'strip'"],
+    ),
+    "bad header names to strip": (
+        "upstream:\n  strip_request_headers: [X-Ok, 'X Bad', 'X-*-Bad']\n",
+        [
+            "site.yaml:2: upstream.strip_request_headers[1]: 'X Bad' is not a header name (or a prefix ending in '*')",
+            "site.yaml:2: upstream.strip_request_headers[2]: 'X-*-Bad' is not a header name (or a prefix ending in '*')",
+        ],
+    ),
+    "headers the gateway sets itself": (
+        "upstream:\n  set_headers:\n    Host: host\n    X-Forwarded-For: client_ip\n",
+        [
+            "site.yaml:3: upstream.set_headers.Host: 'Host' is set by the gateway itself",
+            "site.yaml:4: upstream.set_headers.X-Forwarded-For: 'X-Forwarded-For' is set by the gateway itself",
+        ],
+    ),
+    "set header that is not a name": (
+        "upstream:\n  set_headers:\n    'X Real': client_ip\n",
+        ["site.yaml:3: upstream.set_headers['X Real']: 'X Real' is not a header name"],
+    ),
+    "set header from a value the gateway does not decide": (
+        "upstream:\n  set_headers:\n    X-Real-IP: cookie\n",
+        ["site.yaml:3: upstream.set_headers.X-Real-IP: must be one of 'client_ip', 'proto', 'host', got 'cookie'"],
+    ),
     "unset environment variable": (
         "upstream:\n  url: ${HELPDESK_URL}\n",
         ["site.yaml:2: upstream.url: environment variable HELPDESK_URL is not set"],
@@ -316,11 +441,12 @@ def test_file_references_are_read_relative_to_the_policy(tmp_path: Path) -> None
 
 def test_only_one_trailing_newline_is_stripped(tmp_path: Path) -> None:
     (tmp_path / "host").write_text("a\n\n")
-    assert load_policy_text("listen: {host: '${file:host}'}", env={}, base_dir=tmp_path).policy.listen.host == "a\n"
+    loaded = load_policy_text("listen: {host: '${file:host}'}", env={}, base_dir=tmp_path, default_upstream=UPSTREAM)
+    assert loaded.policy.listen.host == "a\n"
 
 
 def test_unreadable_secret_file_is_reported(tmp_path: Path) -> None:
-    (tmp_path / "policy.yaml").write_text("listen:\n  host: ${file:missing.key}\n")
+    (tmp_path / "policy.yaml").write_text("listen:\n  host: ${file:missing.key}\nupstream: {url: http://h}\n")
     with pytest.raises(PolicyError) as info:
         load_policy(tmp_path / "policy.yaml", env={})
     assert str(info.value) == (
@@ -349,7 +475,7 @@ SECRET = "s3cr'et\\value\n"
 def test_secret_values_never_appear_in_errors(tmp_path: Path, text: str, expected: str | None) -> None:
     (tmp_path / "token").write_text(SECRET)
     with pytest.raises(PolicyError) as info:
-        load_policy_text(text, "site.yaml", env={"TOKEN": SECRET}, base_dir=tmp_path)
+        load_policy_text(text, "site.yaml", env={"TOKEN": SECRET}, base_dir=tmp_path, default_upstream=UPSTREAM)
     message = str(info.value)
     for fragment in ("s3cr", "value", repr(SECRET)[1:-1]):
         assert fragment not in message
@@ -357,6 +483,125 @@ def test_secret_values_never_appear_in_errors(tmp_path: Path, text: str, expecte
         assert message == expected
     # The validation error holding the raw input must not ride along as context.
     assert info.value.__context__ is None and info.value.__cause__ is None
+
+
+INLINE = "key material must be a reference, not inline: write ${ENV_VAR} or ${file:path}"
+INLINE_PASSWORD = "the password must be a reference, not inline: write postgresql://user:${PGPASSWORD}@host/db"
+LINK_KEY = "raw:a-link-signing-key-of-enough-length-0001"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"links:\n  keys:\n    - id: a\n      secret: '{LINK_KEY}'\n", f"site.yaml:4: links.keys[0].secret: {INLINE}"),
+        (f"consent:\n  keys: [{{id: a, secret: '{LINK_KEY}'}}]\n", f"site.yaml:2: consent.keys[0].secret: {INLINE}"),
+        # Escaped, a '${' is literal text: still inline.
+        ("links:\n  keys: [{id: a, secret: '$${KEY}-and-more-than-32-bytes-of-text'}]\n", f"site.yaml:2: links.keys[0].secret: {INLINE}"),
+        # A reference inside other text: part of the key is still written here.
+        ("links:\n  keys: [{id: a, secret: 'abc${KEY}'}]\n", f"site.yaml:2: links.keys[0].secret: {INLINE}"),
+        ("store:\n  url: postgresql://gw:hunter2@db:5432/gw\n", f"site.yaml:2: store.url: {INLINE_PASSWORD}"),
+        ("store:\n  url: 'postgresql://gw@db/gw?password=hunter2'\n", f"site.yaml:2: store.url: {INLINE_PASSWORD}"),
+        ("store:\n  url: 'postgresql://${PGUSER}:x${PGPASSWORD}@db/gw'\n", f"site.yaml:2: store.url: {INLINE_PASSWORD}"),
+    ],
+)
+def test_inline_secrets_are_refused_without_echoing_them(text: str, expected: str) -> None:
+    lines = errors_of(text, env={"KEY": LINK_KEY, "PGUSER": "gw", "PGPASSWORD": "pw"})
+    assert lines == [expected]  # reported once (not also as "too short"), and the value is not echoed
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["${KEY}", "${file:link.key}", "raw:${PLAIN}", "base64:${B64}", "hex:${file:link.hex}"],
+)
+def test_secrets_given_by_reference_are_accepted(tmp_path: Path, secret: str) -> None:
+    (tmp_path / "link.key").write_text(LINK_KEY + "\n")
+    (tmp_path / "link.hex").write_text("ab" * 32)
+    env = {"KEY": LINK_KEY, "PLAIN": "p" * 32, "B64": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="}
+    text = f"links:\n  keys: [{{id: a, secret: '{secret}'}}]\nconsent:\n  keys: [{{id: c, secret: '{secret}'}}]\n"
+    policy = load_policy_text(text, env=env, base_dir=tmp_path, default_upstream=UPSTREAM).policy
+    assert policy.links.keys[0].secret == policy.consent.keys[0].secret != secret
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///state.sqlite3",
+        "postgresql://gw@db:5432/gw",
+        "postgresql://gw:${PGPASSWORD}@db:5432/gw",
+        "postgresql://${PGUSER}:${file:pg.pass}@db/gw",
+        "postgresql://gw@db/gw?password=${PGPASSWORD}&sslmode=require",
+        "${STORE_URL}",
+    ],
+)
+def test_store_urls_without_an_inline_password_are_accepted(tmp_path: Path, url: str) -> None:
+    (tmp_path / "pg.pass").write_text("pw\n")
+    env = {"PGUSER": "gw", "PGPASSWORD": "pw", "STORE_URL": "postgresql://gw:pw@db/gw"}
+    loaded = load_policy_text(f"store:\n  url: '{url}'\n", env=env, base_dir=tmp_path, default_upstream=UPSTREAM)
+    assert loaded.policy.store.url.startswith(("sqlite:", "postgresql:"))
+
+
+# --- reloads: files caught while being written --------------------------------
+
+
+GOOD_FILE = "upstream: {url: http://helpdesk:8000}\nfirewall: {default: deny}\n"
+
+
+def test_a_settled_load_waits_until_two_reads_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("")  # truncated by an editor that is about to write the new text
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 1:
+            policy.write_text(GOOD_FILE)  # the writer finishes during the first pause
+
+    monkeypatch.setattr("gateway.policy.loader.time.sleep", sleep)
+    loaded = load_policy(policy, env={}, settle=0.05)
+    assert loaded.policy.firewall.default == "deny"
+    assert pauses == [0.05, 0.05]  # empty, full, full: the last two agree
+
+
+def test_a_file_that_keeps_changing_is_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(GOOD_FILE)
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        policy.write_text(GOOD_FILE + f"# write {len(pauses)}\n")
+
+    monkeypatch.setattr("gateway.policy.loader.time.sleep", sleep)
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy, env={}, settle=0.05)
+    assert str(info.value) == f"{policy}: the policy files kept changing while being read (5 reads 50 ms apart); not loaded"
+    assert len(pauses) == 4  # bounded: a reload waits at most 4 pauses
+
+
+def test_a_settled_load_of_a_file_that_stays_empty_is_an_error(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("")
+    with pytest.raises(PolicyError) as info:
+        load_policy(policy, env={}, settle=0.01)
+    assert str(info.value) == f"{policy}:1: the file is empty; a policy file must set at least one key"
+
+
+def test_an_unsettled_load_reads_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "policy.yaml").write_text(GOOD_FILE)
+    monkeypatch.setattr("gateway.policy.loader.time.sleep", lambda seconds: pytest.fail("slept"))
+    assert load_policy(tmp_path / "policy.yaml", env={}).policy.firewall.default == "deny"
+
+
+def test_a_settled_directory_load_sees_files_added_between_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "10-base.yaml", "upstream: {url: http://helpdesk:8000}\n")
+
+    def sleep(seconds: float) -> None:
+        if not (tmp_path / "20-firewall.yaml").exists():
+            write(tmp_path, "20-firewall.yaml", "firewall: {default: deny}\n")
+
+    monkeypatch.setattr("gateway.policy.loader.time.sleep", sleep)
+    loaded = load_policy(tmp_path, env={}, settle=0.05)
+    assert loaded.policy.firewall.default == "deny" and len(loaded.files) == 2
 
 
 # --- directories -------------------------------------------------------------
@@ -371,7 +616,8 @@ def write(directory: Path, name: str, text: str) -> Path:
 
 def test_directory_files_merge_in_lexical_order(tmp_path: Path) -> None:
     write(tmp_path, "20-site.yml", "firewall:\n  rules:\n    - name: site\nlisten:\n  port: 9000\n")
-    write(tmp_path, "10-base.yaml", "ip_lists: {office: [10.0.0.0/8]}\nfirewall:\n  rules:\n    - {name: base, allow: [office]}\n")
+    write(tmp_path, "10-base.yaml", "ip_lists: {office: [10.0.0.0/8]}\nfirewall:\n  rules:\n    - {name: base, allow: [office]}\n"
+          "upstream: {url: http://h}\n")
     write(tmp_path, "3-late.yaml", "firewall:\n  rules:\n    - name: late\n")  # '3' sorts after '2'
     write(tmp_path, ".hidden.yaml", "not: [valid")
     write(tmp_path, "sub/ignored.yaml", "not: [valid")
@@ -383,7 +629,7 @@ def test_directory_files_merge_in_lexical_order(tmp_path: Path) -> None:
 
 
 def test_the_same_scalar_in_two_files_is_an_error_naming_both(tmp_path: Path) -> None:
-    write(tmp_path, "10-base.yaml", "listen:\n  host: 0.0.0.0\n  port: 8080\n")
+    write(tmp_path, "10-base.yaml", "listen:\n  host: 0.0.0.0\n  port: 8080\nupstream: {url: http://h}\n")
     write(tmp_path, "20-site.yaml", "\nlisten:\n  port: 9090\nfirewall: {rules: []}\n")
     write(tmp_path, "30-more.yaml", "firewall: []\n")
     with pytest.raises(PolicyError) as info:
@@ -397,7 +643,7 @@ def test_the_same_scalar_in_two_files_is_an_error_naming_both(tmp_path: Path) ->
 def test_errors_point_into_the_file_that_holds_the_value(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", "firewall:\n  rules:\n    - name: one\n")
     write(tmp_path, "b.yaml", "firewall:\n  rules:\n    - name: one\n      allow: [offce]\nlisten: {port: x}\n")
-    write(tmp_path, "c.yaml", "ip_lists: {office: [10.0.0.0/8]}\nlisten: {prot: 1}\n")
+    write(tmp_path, "c.yaml", "ip_lists: {office: [10.0.0.0/8]}\nlisten: {prot: 1}\nupstream: {url: http://h}\n")
     with pytest.raises(PolicyError) as info:
         load_policy(tmp_path, env={})
     assert format_issues(info.value).splitlines() == [
@@ -410,7 +656,7 @@ def test_errors_point_into_the_file_that_holds_the_value(tmp_path: Path) -> None
 
 def test_a_broken_file_does_not_hide_the_others_errors(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", "ip_lists: {office: [10.0.0.0/8]\n")
-    write(tmp_path, "b.yaml", "firewall:\n  rules:\n    - {name: x, allow: [office], status: 1}\n")
+    write(tmp_path, "b.yaml", "firewall:\n  rules:\n    - {name: x, allow: [office], status: 1}\nupstream: {url: http://h}\n")
     with pytest.raises(PolicyError) as info:
         load_policy(tmp_path, env={})
     lines = format_issues(info.value).splitlines()
@@ -434,7 +680,7 @@ def test_missing_path_and_empty_directory(tmp_path: Path) -> None:
 def test_checksum_covers_file_names_and_contents(tmp_path: Path) -> None:
     first = write(tmp_path / "one", "10-a.yaml", "listen: {port: 1}\n")
     write(tmp_path / "one", "20-b.yaml", "listen: {host: x}\n")
-    loaded = load_policy(tmp_path / "one", env={})
+    loaded = load_policy(tmp_path / "one", env={}, default_upstream=UPSTREAM)
     expected = hashlib.sha256()
     for name, data in ((b"10-a.yaml", b"listen: {port: 1}\n"), (b"20-b.yaml", b"listen: {host: x}\n")):
         expected.update(name + b"\0" + str(len(data)).encode() + b"\0" + data)
@@ -442,13 +688,13 @@ def test_checksum_covers_file_names_and_contents(tmp_path: Path) -> None:
     # Same files elsewhere: same checksum. One byte changed: another.
     write(tmp_path / "two", "10-a.yaml", "listen: {port: 1}\n")
     write(tmp_path / "two", "20-b.yaml", "listen: {host: x}\n")
-    assert load_policy(tmp_path / "two", env={}).checksum == loaded.checksum
+    assert load_policy(tmp_path / "two", env={}, default_upstream=UPSTREAM).checksum == loaded.checksum
     first.write_text("listen: {port: 2}\n")
-    assert load_policy(tmp_path / "one", env={}).checksum != loaded.checksum
+    assert load_policy(tmp_path / "one", env={}, default_upstream=UPSTREAM).checksum != loaded.checksum
 
 
 def test_loaded_policy_is_frozen() -> None:
-    loaded = load_policy_text("", env={})
+    loaded = load_policy_text("upstream: {url: http://h}", env={})
     assert isinstance(loaded, LoadedPolicy)
     with pytest.raises(AttributeError):
         loaded.checksum = "x"  # type: ignore[misc]
@@ -483,7 +729,7 @@ HOSTILE_TEXT = st.text(alphabet=list("{}[]:,-&*!|>'\"#%@` \n\t$ab01./?~"), max_s
 def outcome(text: str) -> None:
     """Loading either succeeds or raises PolicyError with readable issues; nothing else."""
     try:
-        load_policy_text(text, "fuzz.yaml", env={"TOKEN": "Zq9-secret-Zq9"})
+        load_policy_text(text, "fuzz.yaml", env={"TOKEN": "Zq9-secret-Zq9"}, default_upstream=UPSTREAM)
     except PolicyError as err:
         assert err.issues
         assert all(str(issue).startswith("fuzz.yaml") for issue in err.issues)
@@ -514,6 +760,7 @@ def test_alias_bomb_is_rejected_quickly() -> None:
 def test_long_hostile_values_are_rejected_in_linear_time() -> None:
     long = ":" * 400_000 + "g"
     with pytest.raises(PolicyError) as info:
-        load_policy_text(f"client_ip:\n  trusted_proxies: ['{long}']\nlimits:\n  body_timeout: '1{' ' * 400_000}x'\n", env={})
+        load_policy_text(f"client_ip:\n  trusted_proxies: ['{long}']\nlimits:\n  body_timeout: '1{' ' * 400_000}x'\n", env={},
+                         default_upstream=UPSTREAM)
     assert [issue.path for issue in info.value.issues] == [("client_ip", "trusted_proxies", 0), ("limits", "body_timeout")]
     assert all(len(issue.message) <= 300 for issue in info.value.issues)

@@ -132,10 +132,23 @@ def test_files_over_one_mebibyte_are_refused_before_parsing() -> None:
     assert str(issues[0]) == f"p.yaml: file is larger than 1 MiB ({len(data)} bytes)"
 
 
-def test_empty_files_and_byte_order_marks_are_fine() -> None:
-    assert value("") == {}
-    assert value("# only a comment\n") == {}
+def test_byte_order_marks_are_fine() -> None:
     assert parse_yaml("\ufeffa: 1\n".encode(), "p.yaml", base_dir=Path("/"), env={})[0] is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "p.yaml:1: the file is empty; a policy file must set at least one key"),
+        ("\ufeff\n", "p.yaml:1: the file is empty; a policy file must set at least one key"),
+        ("# only a comment\n", "p.yaml:1: the file holds only comments; a policy file must set at least one key"),
+        ("\n\nnull\n", "p.yaml:3: the top level is null; a policy file must set at least one key"),
+        ("{}", "p.yaml:1: the top level is an empty mapping; a policy file must set at least one key"),
+    ],
+)
+def test_an_empty_document_is_refused(text: str, expected: str) -> None:
+    # An empty file is what a reader sees while an editor rewrites it; as a policy it would switch everything off.
+    assert parse(text) == (None, [expected])
 
 
 def test_huge_numbers_are_reported_not_crashed_on() -> None:

@@ -142,3 +142,51 @@ def test_asyncpg_is_imported_only_when_a_postgres_store_opens() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+# -- a server that stops answering: every operation fails within its timeout -----------
+
+STALL_BOUND = 5.0  # far above the 0.5 s timeouts below; an unbounded operation hangs much longer
+
+
+async def test_a_server_that_accepts_and_never_answers_fails_open_within_the_connect_timeout() -> None:
+    from tests.support.stall import stalled_server
+
+    async with stalled_server() as port:
+        store = open_store_url(f"postgresql://gw@127.0.0.1:{port}/gw", connect_timeout=0.5, operation_timeout=0.5)
+        async with asyncio.timeout(STALL_BOUND):
+            with pytest.raises(StoreError, match=r"no answer within 0.5s \(store.timeouts.connect\)"):
+                await store.open()
+
+
+async def test_every_operation_on_a_stalled_server_fails_within_the_operation_timeout(
+    pg_dsn: str, pg_schema: str
+) -> None:
+    from tests.support.postgres import dsn_with_schema
+    from tests.support.stall import stallable_postgres
+
+    async with stallable_postgres(dsn_with_schema(pg_dsn, pg_schema)) as (url, proxy):
+        store = open_store_url(url, connect_timeout=0.5, operation_timeout=0.5)
+        await store.open()
+        try:
+            await store.revoke("token", "before", expires_at=T0 + 60, now=T0)
+            proxy.stall()
+            operations = {
+                "is_revoked": lambda: store.is_revoked(jti="j", case=None, recipient=None, now=T0),
+                "revoke": lambda: store.revoke("case", "c", expires_at=T0 + 60, now=T0),
+                "add_receipt": lambda: store.add_receipt(receipt("c1")),
+                "receipts_for": lambda: store.receipts_for("c1"),
+                "revocations": lambda: store.revocations(),
+                "purge_expired": lambda: store.purge_expired(T0),
+            }
+            for name, operation in operations.items():
+                async with asyncio.timeout(STALL_BOUND):
+                    with pytest.raises(StoreError, match=r"no answer within 0.5s|Timeout"):
+                        await operation()
+            # Several at once (more than the pool has connections) fail in time too.
+            async with asyncio.timeout(STALL_BOUND):
+                results = await asyncio.gather(*(operations["is_revoked"]() for _ in range(8)), return_exceptions=True)
+            assert all(isinstance(result, StoreError) for result in results), results
+        finally:
+            async with asyncio.timeout(STALL_BOUND):
+                await store.close()

@@ -152,3 +152,37 @@ async def test_open_store_url_relative_to_base_dir(tmp_path: Path) -> None:
 def test_empty_path_is_refused() -> None:
     with pytest.raises(ValueError, match="file path"):
         SQLiteStore("")
+
+
+async def test_calls_queued_behind_a_lock_each_fail_within_the_operation_timeout(tmp_path: Path) -> None:
+    # One worker thread serves the store: without a bound on the caller's wait, the fourth
+    # write would wait for the three before it to time out first (4 x the busy timeout).
+    path = tmp_path / "s.sqlite3"
+    store = open_store_url(f"sqlite:///{path}", operation_timeout=1.0)
+    async with store:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            started = time.monotonic()
+            results = await asyncio.gather(
+                *(store.revoke("token", f"t{i}", expires_at=2e9, now=T0) for i in range(4)), return_exceptions=True
+            )
+            elapsed = time.monotonic() - started
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert all(isinstance(result, StoreError) for result in results), results
+        assert elapsed < 2.5, f"{elapsed:.1f}s for four writes against a held lock"
+        await store.revoke("token", "after", expires_at=2e9, now=T0)  # and it recovers
+        assert [r.value for r in await store.revocations()] == ["after"]
+
+
+async def test_a_close_that_waited_its_turn_still_closes(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite3", busy_timeout=1.0)
+    await store.open()
+    # The worker thread is busy for a while: the close job starts with less than its full time left.
+    busy = asyncio.ensure_future(store._call(time.sleep, 0.2))
+    await store.close()
+    await busy
+    with pytest.raises(StoreError, match="not open"):
+        await store.revocations()

@@ -147,6 +147,30 @@ async def links_page(request: web.Request) -> web.Response:
     return web.Response(text=f"<!doctype html><html><body><ul>{links}</ul></body></html>", content_type="text/html")
 
 
+MEDIA_TEXT = (  # a customer's text file: it must download exactly as stored
+    b"Notes from the customer, as uploaded.\r\n"
+    b"Video: https://www.youtube.com/watch?v=dQw4w9WgXcQ\r\n"
+    b"Manual: https://example.org/manual?utm_source=mail&p=2\r\n"
+)
+MEDIA_HTML = (
+    b'<!doctype html><html><head><title>Saved page</title></head><body>'
+    b'<p><a href="https://example.org/manual?utm_source=mail">manual</a> '
+    b'<a href="https://www.youtube.com/watch?v=1">video</a></p></body></html>'
+)
+
+
+async def media(request: web.Request) -> web.Response:
+    """A stored file. Query: ``ctype`` (absent: text/plain), ``disposition`` (absent:
+    ``attachment; filename=<name>``; ``none`` sends no Content-Disposition)."""
+    ctype = request.query.get("ctype", "text/plain; charset=utf-8")
+    response = web.Response(body=MEDIA_HTML if ctype.startswith("text/html") else MEDIA_TEXT)
+    response.headers["Content-Type"] = ctype
+    disposition = request.query.get("disposition", f'attachment; filename="{request.match_info["name"]}"')
+    if disposition != "none":
+        response.headers["Content-Disposition"] = disposition
+    return response
+
+
 def make_upstream() -> web.Application:
     app = web.Application(client_max_size=2**40)
     app[SEEN] = []
@@ -163,4 +187,5 @@ def make_upstream() -> web.Application:
     app.router.add_get("/ws", websocket)
     app.router.add_get("/links-page", links_page)
     app.router.add_get("/cookie-page", cookie_page)
+    app.router.add_get("/media/{name}", media)
     return app
