@@ -130,6 +130,7 @@ def _run_serving(main: Callable[[], Coroutine[Any, Any, None]]) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo.helpdesk import start_helpdesk
+    from .demo.mail import MailSink
     from .logs import setup_logging
     from .policy.loader import LoadedPolicy
     from .server import Gateway
@@ -146,19 +147,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     extra={"fields": {"upstream": loaded.policy.upstream.url, "helpdesk": helpdesk_url}})
     _use_uvloop(not args.no_uvloop)
 
+    smtp = loaded.policy.notifications.smtp if loaded.policy.notifications.enabled else None
+
     async def main() -> None:
-        helpdesk = await start_helpdesk(args.helpdesk_host, args.helpdesk_port)
+        # The relay's smarthost is the demo's sink; the helpdesk sends its notifications to the relay.
+        sink = await MailSink().start(smtp.upstream.host, smtp.upstream.port) if smtp is not None else None
+        relay = (smtp.listen.host, smtp.listen.port) if smtp is not None else None
+        helpdesk = await start_helpdesk(args.helpdesk_host, args.helpdesk_port, relay=relay, outbox=sink)
         try:
             gateway = Gateway(loaded, policy_path=policy_path, default_upstream=helpdesk_url)
+            mail = f", SMTP relay on {smtp.listen.host}:{smtp.listen.port}" if smtp is not None else ""
             print(
                 f"demo helpdesk on http://{args.helpdesk_host}:{args.helpdesk_port}, "
                 f"gateway on http://{loaded.policy.listen.host}:{loaded.policy.listen.port}, "
-                f"admin on http://{loaded.policy.admin.host}:{loaded.policy.admin.port}/metrics",
+                f"admin on http://{loaded.policy.admin.host}:{loaded.policy.admin.port}/metrics{mail}",
                 file=sys.stderr, flush=True,
             )
             await gateway.serve_forever()
         finally:
             await helpdesk.cleanup()
+            if sink is not None:
+                await sink.stop()
 
     return _run_serving(main)
 

@@ -58,6 +58,8 @@ def setup_logging(level: str = "info", stream: IO[str] | None = None) -> None:
     # aiohttp logs parse errors with the offending bytes; keep those out of the log.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     logging.getLogger("aiohttp.access").setLevel(logging.CRITICAL)
+    # aiosmtpd logs every peer and command at info; the relay logs its own decisions.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class IPMasker:

@@ -7,6 +7,11 @@ URL or a user.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .lib.metric_batches import BatchedCounter, BatchedHistogram, Batches
@@ -131,3 +136,24 @@ class Metrics:
             self.policy_info.remove(self._active_checksum)
         self.policy_info.labels(checksum).set(1)
         self._active_checksum = checksum
+
+
+C = TypeVar("C")
+_features: weakref.WeakKeyDictionary[CollectorRegistry, dict[Callable[..., object], object]] = (
+    weakref.WeakKeyDictionary()
+)
+_features_lock = threading.Lock()
+
+
+def feature_collectors(metrics: Metrics, make: Callable[[CollectorRegistry], C]) -> C:
+    """A feature's collectors (``make(registry)``) on ``metrics.registry``, created on first use.
+
+    A reload builds new filters and listeners; their collectors belong to the
+    registry and survive it (registering a name twice would raise).
+    """
+    with _features_lock:
+        made = _features.setdefault(metrics.registry, {})
+        found = made.get(make)
+        if found is None:
+            found = made[make] = make(metrics.registry)
+        return found  # type: ignore[return-value]

@@ -21,6 +21,7 @@ from .http.upstream_client import UpstreamPool
 from .logs import AccessLog
 from .metrics import Metrics
 from .policy.schema import Policy, upstream_ssl_context
+from .notify.smtp import compile_relay
 from .routing import RouteTable
 from .store import Store
 
@@ -64,6 +65,8 @@ class Runtime:
             policy.logging.access_log, policy.logging.client_ip,
             redact_path=self.chain.log_path if self.chain.redacts_paths else None,
         )
+        # The SMTP relay's rules, templates and signer: compiled with the rest, swapped with it on reload.
+        self.relay = compile_relay(policy, metrics, self.access_log)
 
 
 def needs_store(policy: Policy) -> bool:

@@ -23,6 +23,7 @@ from .http.upstream_client import UpstreamPool
 from .listener import ProxyServer
 from .logs import flush_access_logs
 from .metrics import Metrics
+from .notify.smtp import CompiledRelay, SmtpRelayServer
 from .policy.loader import SETTLE_SECONDS, LoadedPolicy, PolicyError, load_policy
 from .policy.schema import Policy
 from .proxy import Proxy
@@ -60,6 +61,9 @@ class Gateway:
         self._stores: dict[tuple[str, float, float, float], Store] = {}
         self.public_port = 0
         self.admin_port = 0
+        self.smtp_port = 0
+        self._relay: SmtpRelayServer | None = None
+        self._last_relay: CompiledRelay | None = self.runtime.relay
         self.stopped = asyncio.Event()
 
     def upstream_pool(self, rt: Runtime) -> UpstreamPool:
@@ -139,6 +143,10 @@ class Gateway:
             admin_site = web.TCPSite(self._admin_runner, policy.admin.host, policy.admin.port, reuse_port=reuse_port)
             await admin_site.start()
             self.admin_port = int(self._admin_runner.addresses[0][1])
+        if self.runtime.relay is not None:
+            self._relay = SmtpRelayServer(self._current_relay)
+            await self._relay.start(reuse_port=reuse_port)
+            self.smtp_port = self._relay.port
         self._flush_metrics()
         if watch and self.policy_path is not None:
             self._watcher = PolicyWatcher(self.policy_path, self.reload, interval=watch_interval)
@@ -147,6 +155,7 @@ class Gateway:
             "gateway listening",
             extra={"fields": {"listen": f"{policy.listen.host}:{self.public_port}",
                               "admin": f"{policy.admin.host}:{self.admin_port}" if self.admin_port else None,
+                              "smtp": self._relay_address(),
                               "upstream": upstream.url, "policy": self.runtime.checksum[:12]}},
         )
 
@@ -173,6 +182,8 @@ class Gateway:
                 log.warning("reload cannot change the listeners; restart to apply",
                             extra={"fields": {"keys": changed}})
             previous, self.runtime = self.runtime, runtime
+            if runtime.relay is not None:
+                self._last_relay = runtime.relay
             self._retire_pools(keep=self.upstream_pool(runtime))
             previous.access_log.flush()
             self.metrics.reload_success.set(1)
@@ -223,6 +234,17 @@ class Gateway:
             self._metrics_timer.cancel()
         self._metrics_timer = asyncio.get_running_loop().call_later(_METRICS_FLUSH_EVERY, self._flush_metrics)
 
+    def _current_relay(self) -> CompiledRelay:
+        # A reload that turns the relay off keeps the last one until a restart (listeners are bound once).
+        relay = self.runtime.relay or self._last_relay
+        if relay is None:
+            raise RuntimeError("the SMTP relay runs without a compiled relay")
+        return relay
+
+    def _relay_address(self) -> str | None:
+        relay = self.runtime.relay
+        return f"{relay.settings.listen.host}:{self.smtp_port}" if relay is not None and self.smtp_port else None
+
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish within the drain timeout, cut off the rest.
 
@@ -232,6 +254,10 @@ class Gateway:
         """
         if self._watcher is not None:
             await self._watcher.stop()
+        if self._relay is not None:
+            # No new SMTP clients; a message cut before its 250 stays in the helpdesk's queue.
+            await self._relay.close()
+            self._relay = None
         if self._runner is not None and self._server is not None:
             for site in list(self._runner.sites):
                 await site.stop()  # no new connections from here on
@@ -291,6 +317,11 @@ def _tune_gc() -> None:
 
 def _listener_changes(old: Runtime, new: Runtime) -> list[str]:
     changed = []
+    old_smtp, new_smtp = old.relay, new.relay
+    if (old_smtp is None) != (new_smtp is None) or (
+        old_smtp is not None and new_smtp is not None and old_smtp.settings.listen != new_smtp.settings.listen
+    ):
+        changed.append("notifications.smtp.listen")
     # The public address is bound once; listen's host and header checks apply per request.
     if (old.policy.listen.host, old.policy.listen.port) != (new.policy.listen.host, new.policy.listen.port):
         changed.append("listen")

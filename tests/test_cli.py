@@ -467,8 +467,10 @@ async def test_demo_runs_its_helpdesk_as_the_upstream_a_policy_leaves_out(tmp_pa
     shutil.copytree(ROOT / "policies" / "demo-secrets", tmp_path / "demo-secrets")
     doc = yaml.safe_load(DEMO_POLICY.read_text())
     del doc["upstream"]["url"]
-    listen, admin, helpdesk = free_port(), free_port(), free_port()
+    listen, admin, helpdesk, relay, sink = free_port(), free_port(), free_port(), free_port(), free_port()
     doc["listen"]["port"], doc["admin"]["port"] = listen, admin
+    doc["notifications"]["smtp"]["listen"]["port"] = relay
+    doc["notifications"]["smtp"]["upstream"]["port"] = sink
     doc["store"]["url"] = f"sqlite:///{tmp_path}/state.sqlite3"
     doc["logging"]["access_log"] = False
     policy_path = tmp_path / "demo.yaml"
@@ -484,6 +486,13 @@ async def test_demo_runs_its_helpdesk_as_the_upstream_a_policy_leaves_out(tmp_pa
         status, body = await get(f"http://127.0.0.1:{listen}/echo")
         assert status == 200, body
         assert json.loads(body)["path"] == "/echo"  # the demo helpdesk answered
+        # The helpdesk's notification goes through the relay; the sink (the demo's smarthost) got the neutral one.
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://127.0.0.1:{listen}/tickets/2/notify", allow_redirects=False) as resp:
+                assert resp.status == 303, await resp.text()
+        status, outbox = await get(f"http://127.0.0.1:{helpdesk}/outbox")
+        assert "New reply on your case support-2" in outbox and "http://127.0.0.1:8080/_l/" in outbox
+        assert "4111" not in outbox and "+47 000 00 001" not in outbox and "charged twice" not in outbox
         # A reload reads the file again and still has the demo's upstream.
         demo.signal(signal.SIGHUP)
         reloads = "privacy_gateway_policy_reloads_total"

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import weakref
 
 from prometheus_client import CollectorRegistry, Counter
 
-from ..metrics import PREFIX, Metrics
+from ..metrics import PREFIX, Metrics, feature_collectors
 
 log = logging.getLogger("gateway.consent")
 
@@ -27,8 +25,6 @@ MAX_UNCLASSIFIED_NAMES = 100
 OTHER = "_other"
 _PLAUSIBLE = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
 
-_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, ConsentMetrics] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
 
 
 class ConsentMetrics:
@@ -79,10 +75,5 @@ class ConsentMetrics:
 
 
 def consent_metrics(metrics: Metrics) -> ConsentMetrics:
-    """The consent collectors on ``metrics.registry``, created on first use."""
-    registry = metrics.registry
-    with _lock:
-        found = _by_registry.get(registry)
-        if found is None:
-            found = _by_registry[registry] = ConsentMetrics(registry)
-        return found
+    """The collectors on ``metrics.registry``, created on first use (they survive reloads)."""
+    return feature_collectors(metrics, ConsentMetrics)

@@ -24,7 +24,10 @@ from collections import OrderedDict
 from aiohttp import web
 from aiohttp.log import access_logger
 
+from html import escape
+
 from . import pages, tools
+from .mail import MailSink, send_notification
 from .data import TICKETS, Ticket, find_ticket
 
 SESSION_COOKIE = "sessionid"
@@ -62,6 +65,9 @@ class Sessions:
 
 
 SESSIONS = web.AppKey("sessions", Sessions)
+# Where the demo's notifications go (the gateway's SMTP relay), and the smarthost's sink behind it.
+RELAY = web.AppKey("relay", tuple)
+OUTBOX = web.AppKey("outbox", MailSink)
 routes = web.RouteTableDef()
 
 
@@ -107,7 +113,35 @@ async def home(request: web.Request) -> web.Response:
 @routes.get(r"/tickets/{id:\d{1,9}}")
 async def ticket(request: web.Request) -> web.Response:
     found = _ticket_or_404(request)
-    return _page(request, f"#{found.id} {found.subject}", pages.ticket_page(found))
+    body = pages.ticket_page(found)
+    if RELAY in request.app:
+        body += (f'<form method="post" action="/tickets/{found.id}/notify"><button>Send the notification '
+                 'e-mail through the gateway</button></form>')
+    return _page(request, f"#{found.id} {found.subject}", body)
+
+
+@routes.post(r"/tickets/{id:\d{1,9}}/notify")
+async def notify(request: web.Request) -> web.Response:
+    """Send the ticket's full notification to the relay, as a helpdesk does on a reply."""
+    found = _ticket_or_404(request)
+    if RELAY not in request.app:
+        raise web.HTTPNotFound()
+    host, port = request.app[RELAY]
+    try:
+        await send_notification(found, host, port)
+    except Exception as exc:  # the relay's answer (451, 554 ...) is what the demo shows
+        return _page(request, "Not sent", f"<h1>Not sent</h1><p>{escape(str(exc))}</p>", status=502)
+    return _see_other("/outbox")
+
+
+@routes.get("/outbox")
+async def outbox(request: web.Request) -> web.Response:
+    """What the smarthost received from the relay, newest first: what would reach the mailboxes."""
+    if OUTBOX not in request.app:
+        raise web.HTTPNotFound()
+    parts = [f"=== to {', '.join(m.recipients)}\n{m.data.decode('utf-8', 'replace')}"
+             for m in reversed(request.app[OUTBOX].messages)]
+    return web.Response(text="\n".join(parts) or "(nothing sent yet)\n", content_type="text/plain")
 
 
 @routes.get(r"/tickets/{id:\d{1,9}}.txt")
@@ -203,18 +237,23 @@ async def live_script(request: web.Request) -> web.Response:
     return web.Response(text=pages.LIVE_JS, content_type="text/javascript", headers={"Cache-Control": "max-age=3600"})
 
 
-def make_app() -> web.Application:
-    """A fresh demo helpdesk (its own, empty, session store)."""
+def make_app(*, relay: tuple[str, int] | None = None, outbox: MailSink | None = None) -> web.Application:
+    """A fresh demo helpdesk (its own, empty, session store); ``relay`` and ``outbox`` turn its e-mail on."""
     app = web.Application()
     app[SESSIONS] = Sessions()
+    if relay is not None:
+        app[RELAY] = relay
+    if outbox is not None:
+        app[OUTBOX] = outbox
     app.add_routes(routes)
     tools.setup(app)
     return app
 
 
-async def start_helpdesk(host: str = "127.0.0.1", port: int = 8081, *, access_log: bool = False) -> web.AppRunner:
+async def start_helpdesk(host: str = "127.0.0.1", port: int = 8081, *, access_log: bool = False,
+                         relay: tuple[str, int] | None = None, outbox: MailSink | None = None) -> web.AppRunner:
     """Serve the demo helpdesk on ``host:port`` (0 picks a free port); ``await runner.cleanup()`` stops it."""
-    runner = web.AppRunner(make_app(), access_log=access_logger if access_log else None, shutdown_timeout=5.0)
+    runner = web.AppRunner(make_app(relay=relay, outbox=outbox), access_log=access_logger if access_log else None, shutdown_timeout=5.0)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

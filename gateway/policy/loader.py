@@ -174,6 +174,7 @@ def _compile(sources: list[Source], env: Mapping[str, str] | None, default_upstr
     issues += _check_secrets(root, ())  # before validation: it marks the nodes it reports
     policy = _validate(root, issues)
     issues += _check_names(root, "routes", "route") + _check_names(root, "firewall.rules", "rule")
+    issues += _check_names(root, "notifications.rules", "rule") + _check_notification_names(root)
     if complete:  # a list defined in an unreadable file would show up as unknown
         issues += _check_ip_lists(root)
     if issues or policy is None:
@@ -323,6 +324,26 @@ def _check_names(root: Node, section: str, what: str) -> list[Issue]:
     return issues
 
 
+def _check_notification_names(root: Node) -> list[Issue]:
+    """Audiences and templates that notification rules name must exist (reported where they are named)."""
+    issues: list[Issue] = []
+    for key, section in (("audience", "notifications.audiences"), ("template", "notifications.templates")):
+        defined_node = _child(root, section)
+        defined = list(defined_node.value) if defined_node is not None and isinstance(defined_node.value, dict) else []
+        for index, rule in enumerate(_items(_child(root, "notifications.rules"))):
+            node = _child(rule, key)
+            if node is None or not isinstance(node.value, str) or node.value in defined:
+                continue
+            message = f"unknown {key} {node.value!r}"
+            close = difflib.get_close_matches(node.value, defined, n=1)
+            if close:
+                message += f" (did you mean {close[0]!r}?)"
+            elif not defined:
+                message += f" (define {section})"
+            issues.append(Issue(node.file, node.line, ("notifications", "rules", index, key), node.redact(message)))
+    return issues
+
+
 def _references(root: Node, lists: dict[str, Node]) -> Iterator[tuple[Loc, Node]]:
     """Every entry that may name an ip list, with its path."""
     for name, entries in lists.items():
@@ -334,6 +355,8 @@ def _references(root: Node, lists: dict[str, Node]) -> Iterator[tuple[Loc, Node]
         for key in ("allow", "deny"):
             for i, node in enumerate(_items(_child(rule, key))):
                 yield ("firewall", "rules", r, key, i), node
+    for i, node in enumerate(_items(_child(root, "notifications.smtp.allow"))):
+        yield ("notifications", "smtp", "allow", i), node
 
 
 def _list_name(node: Node) -> str | None:

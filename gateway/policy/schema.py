@@ -18,6 +18,7 @@ from ..http.headers import HOP_BY_HOP, SetHeaderSource, UnderscoreAction
 from ..http.paths import BadHost, BadPath, normalize_path, parse_host
 from .consent import Consent
 from .links import Links
+from .notifications import Notifications
 from .schema_base import Model
 from .units import AddressRef, ByteSize, Duration, Name, check_name
 
@@ -422,5 +423,6 @@ class Policy(Model):
     firewall: Firewall = Field(default_factory=Firewall)
     links: Links = Field(default_factory=Links)
     consent: Consent = Field(default_factory=Consent)
+    notifications: Notifications = Field(default_factory=Notifications)
     store: StoreSettings = Field(default_factory=StoreSettings)
     logging: Logging = Field(default_factory=Logging)

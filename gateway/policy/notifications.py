@@ -1,0 +1,298 @@
+"""The ``notifications`` policy section: personal content hidden in outbound e-mail.
+
+A helpdesk's notification ("there is a new reply on your case") is relayed
+through the gateway, which decides per recipient with the first matching rule
+whether it passes unchanged, is replaced by a neutral template with a signed
+link to the case, or is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from .schema_base import Model
+from .units import AddressRef, ByteSize, Duration, Name
+
+Action = Literal["hide", "pass", "block"]
+SubjectMode = Literal["template", "case_id_only", "keep"]
+
+#: Placeholders a template may use; anything else in braces is a policy error.
+PLACEHOLDERS = frozenset({"case_id", "recipient_name", "link"})
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_DOMAIN_GLOB = re.compile(r"^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$|^\*$")
+
+
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
+    return value
+
+
+def _check_address_pattern(value: str) -> str:
+    """``user@example.com``, ``@example.com`` / ``example.com`` (a domain), or ``*.example.com``."""
+    text = value.strip().lower()
+    local, at, domain = text.rpartition("@")
+    if not _DOMAIN_GLOB.fullmatch(domain if at else text) or (at and local and not _local_part_ok(local)):
+        raise ValueError(f"{value!r} is not an address, a domain or a domain glob like *.example.com")
+    return text
+
+
+def _local_part_ok(local: str) -> bool:
+    return all(ch.isalnum() or ch in "!#$%&'*+-/=?^_`{|}~." for ch in local)
+
+
+def placeholders_of(template: str) -> set[str]:
+    """The ``{name}`` placeholders of a template; ValueError for bad braces."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"bad braces in template ({exc}); write {{{{ and }}}} for literal braces") from None
+    names = set()
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if field not in PLACEHOLDERS or spec or conversion:
+            known = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+            raise ValueError(f"unknown placeholder {{{field}}}; a template may use {known}")
+        names.add(field)
+    return names
+
+
+def _check_template(value: str) -> str:
+    placeholders_of(value)
+    return value
+
+
+Pattern = Annotated[str, AfterValidator(_check_regex)]
+AddressPattern = Annotated[str, AfterValidator(_check_address_pattern)]
+TemplateText = Annotated[str, AfterValidator(_check_template)]
+
+
+class TemplateTexts(Model):
+    """The neutral message in one language. Placeholders: {case_id}, {recipient_name}, {link}."""
+
+    subject: TemplateText = Field(description="Subject line. Required.")
+    text: TemplateText = Field(description="The text/plain body. Required.")
+    html: TemplateText | None = Field(
+        None, description="The text/html alternative (placeholder values are HTML-escaped). Absent: text only."
+    )
+
+    @field_validator("subject")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if "\n" in value or "\r" in value:
+            raise ValueError("a subject is one line")
+        return value
+
+
+class Template(TemplateTexts):
+    """A neutral message, with optional translations chosen by the original's Content-Language."""
+
+    languages: dict[str, TemplateTexts] = Field(
+        default_factory=dict, description="Per language tag (nb, de, fr-CA). Absent: the texts above for all."
+    )
+
+    @field_validator("languages")
+    @classmethod
+    def _check_languages(cls, value: dict[str, TemplateTexts]) -> dict[str, TemplateTexts]:
+        for tag in value:
+            if not _LANGUAGE.fullmatch(tag):
+                raise ValueError(f"{tag!r} is not a language tag (nb, de, fr-CA)")
+        return {tag.lower(): texts for tag, texts in value.items()}
+
+
+class Audience(Model):
+    """A named group of recipients (``agents``, ``customers``) by address or domain."""
+
+    addresses: tuple[AddressPattern, ...] = Field(
+        min_length=1, description="Addresses, domains (example.com) or domain globs (*.example.com). Required."
+    )
+
+
+class NotificationRule(Model):
+    """Which messages a rule is for, and what happens to them. Every condition given must hold."""
+
+    name: Name = Field(description="Names the rule in metrics and logs. Required, unique.")
+    recipients: tuple[AddressPattern, ...] | None = Field(
+        None, description="The recipient is one of these addresses, domains or domain globs. Absent: any."
+    )
+    audience: Name | None = Field(None, description="The recipient is in this audience. Absent: any.")
+    sender: tuple[AddressPattern, ...] | None = Field(
+        None, description="The envelope sender is one of these. Absent: any."
+    )
+    subject: Pattern | None = Field(
+        None, description="A regular expression searched in the decoded subject, e.g. '\\\\[support-\\\\d+\\\\]' "
+        "or '\\\\((Opened|Updated)\\\\)'. Absent: any.",
+    )
+    action: Action = Field(description="hide (neutral template), pass (unchanged) or block (refused). Required.")
+    template: Name | None = Field(None, description="For hide: the template. Absent: the template 'default'.")
+    subject_line: SubjectMode = Field(
+        "template",
+        description="For hide: template (the template's subject), case_id_only (the case tag as the helpdesk wrote "
+        "it, then the template's subject) or keep (the original subject; it may carry personal data). "
+        "Absent: template.",
+    )
+    shadow: bool = Field(False, description="Decide and count only; the next matching rule acts. Absent: false.")
+
+
+class CaseId(Model):
+    """How the case (ticket) id is found in a message."""
+
+    pattern: Pattern = Field(
+        "\\[(?P<case_id>[A-Za-z0-9_.-]+-\\d+)\\]",
+        description="A regular expression with a group named case_id. Absent: a tag like [support-12].",
+    )
+    search: Literal["subject", "body", "both"] = Field(
+        "both", description="Where to look: the subject, the text body, or the subject first. Absent: both."
+    )
+
+    @field_validator("pattern")
+    @classmethod
+    def _named_group(cls, value: str) -> str:
+        if "case_id" not in re.compile(value).groupindex:
+            raise ValueError("the pattern needs a group named case_id: (?P<case_id>...)")
+        return value
+
+
+class CaseLink(Model):
+    """The link to the case in a neutral message: signed and expiring, bound to the case and recipient."""
+
+    find: Pattern | None = Field(
+        None, description="A regular expression for the helpdesk's case URL in the original body "
+        "(e.g. 'https://help\\\\.example\\\\.com/helpdesk/view/\\\\?ticket=[^\\\\s\"<>]+'). Absent: use url.",
+    )
+    url: str | None = Field(
+        None, description="The case URL built from {case_id}, used when find finds nothing. Absent: find only.",
+    )
+    base: str = Field(description="The gateway's public base URL, where /_l/ tokens are served. Required.")
+    ttl: Duration | None = Field(None, gt=0, description="Token lifetime. Absent: links.ttl.")
+    recipient_salt: str | None = Field(
+        None, repr=False,
+        description="Secret that keys the recipient binding (${ENV} or ${file:...}); stable across key "
+        "rotations. Absent: tokens are bound to the case only.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            names = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+            if names - {"case_id"}:
+                raise ValueError("the case URL may use {case_id} only")
+            if not value.startswith(("https://", "http://")):
+                raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("base")
+    @classmethod
+    def _check_base(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
+            raise ValueError(f"{value!r} is not an http(s) base URL like https://help.example.com")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _found_somehow(self) -> CaseLink:
+        if self.find is None and self.url is None:
+            raise ValueError("give find (the case URL in the original) or url (built from {case_id}), or both")
+        return self
+
+
+class SmtpListen(Model):
+    host: str = Field("127.0.0.1", description="Address to bind; an internal one. Absent: 127.0.0.1.")
+    port: int = Field(ge=0, le=65535, description="Port (0: any free port). Required.")
+
+
+class SmtpUpstream(Model):
+    """The real smarthost that relayed messages go to."""
+
+    host: str = Field(description="Host name or address. Required.")
+    port: int = Field(25, ge=1, le=65535, description="Absent: 25.")
+    tls: Literal["none", "starttls", "implicit"] = Field(
+        "starttls", description="none, starttls (required, verified) or implicit (SMTPS, port 465). Absent: starttls."
+    )
+    tls_ca: str | None = Field(None, description="A private CA (PEM text, e.g. ${file:ca.pem}). Absent: system CAs.")
+    username: str | None = Field(None, description="AUTH user (a reference). Absent: no AUTH.")
+    password: str | None = Field(None, repr=False, description="AUTH password: ${ENV} or ${file:...}. Absent: no AUTH.")
+    timeout: Duration = Field(
+        30.0, gt=0, description="Per SMTP command to the smarthost, the message's DATA included. Absent: 30s."
+    )
+
+    @model_validator(mode="after")
+    def _auth_pairs(self) -> SmtpUpstream:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both username and password, or neither")
+        return self
+
+
+class SmtpRelay(Model):
+    """The SMTP listener the helpdesk uses as its smarthost."""
+
+    listen: SmtpListen = Field(description="Where the relay listens. Required.")
+    upstream: SmtpUpstream = Field(description="The real smarthost. Required.")
+    allow: tuple[AddressRef, ...] = Field(
+        min_length=1, description="Client addresses, networks or ip_lists names allowed to send. Required: "
+        "the relay is never open.",
+    )
+    hostname: str | None = Field(None, description="The name in the greeting. Absent: the machine's name.")
+    max_message_bytes: ByteSize = Field(
+        25 * 1024 * 1024, gt=0, description="Largest message accepted (advertised as SIZE; 552 beyond). Absent: 25MiB."
+    )
+    max_recipients: int = Field(100, ge=1, le=10000, description="Per message (452 beyond). Absent: 100.")
+    max_connections: int = Field(100, ge=1, description="Concurrent client connections (421 beyond). Absent: 100.")
+    command_timeout: Duration = Field(
+        60.0, gt=0, description="Idle time allowed between the client's commands. Absent: 60s."
+    )
+
+
+class Notifications(Model):
+    enabled: bool = Field(False, description="Absent: false (no relay, nothing rewritten).")
+    audiences: dict[Name, Audience] = Field(default_factory=dict, description="Named recipient groups. Absent: none.")
+    rules: tuple[NotificationRule, ...] = Field(
+        (), description="First match wins (shadow rules only count). Absent: default_action for every message."
+    )
+    default_action: Action = Field("hide", description="When no rule matches. Absent: hide.")
+    templates: dict[Name, Template] = Field(
+        default_factory=dict, description="Neutral messages by name; 'default' is used when a rule names none. "
+        "Required when anything is hidden.",
+    )
+    case_id: CaseId = Field(default_factory=CaseId)
+    link: CaseLink | None = Field(None, description="The signed case link. Required when a template uses {link}.")
+    on_error: Literal["defer", "reject"] = Field(
+        "defer", description="A message that cannot be rewritten safely (no case id for a template that needs "
+        "one, unreadable MIME): defer (451: the helpdesk keeps it and retries; a message that never becomes "
+        "readable stays in its queue) or reject (554: the helpdesk gives up and may bounce). Never relayed "
+        "unrewritten. Absent: defer.",
+    )
+    smtp: SmtpRelay | None = Field(None, description="The SMTP relay. Absent: no relay.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Notifications:
+        # Names a rule refers to (audience, template) are checked by the loader, at the line that names them.
+        problems = []
+        for rule in self.rules:
+            if rule.action == "hide" and rule.template is None and "default" not in self.templates:
+                problems.append(f"rule {rule.name!r} hides with the template 'default': define templates.default")
+        if self.default_action == "hide" and "default" not in self.templates and self.enabled:
+            problems.append("default_action hides messages: define templates.default")
+        uses_link = any("link" in placeholders_of(t) for tpl in self.templates.values() for t in _texts(tpl))
+        if uses_link and self.link is None:
+            problems.append("a template uses {link}: define notifications.link")
+        if self.enabled and self.smtp is None:
+            problems.append("enabled without a channel: define notifications.smtp")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _texts(template: Template) -> list[str]:
+    texts = [template.subject, template.text, template.html or ""]
+    for translation in template.languages.values():
+        texts += [translation.subject, translation.text, translation.html or ""]
+    return texts
