@@ -56,32 +56,38 @@ def header_fields(head: bytes) -> list[tuple[str, bytes]]:
 class Notification:
     """A parsed message: what the rules and templates read. Bodies are decoded only when asked for."""
 
-    __slots__ = ("_message", "_texts", "fields", "language", "names", "subject")
+    __slots__ = ("_raw", "_texts", "fields", "language", "names", "subject")
 
     def __init__(self, raw: bytes) -> None:
         head, _ = split_head(raw)
         self.fields = header_fields(head)
-        try:
-            message = BytesParser(policy=policy.default).parsebytes(raw)
-        except Exception as exc:  # the parser is lenient; anything it raises means unreadable
-            raise UnreadableMessage("unparsable", f"the message cannot be parsed ({type(exc).__name__})") from None
-        if not isinstance(message, EmailMessage):
-            raise UnreadableMessage("unparsable", "not a MIME message")
-        self._message = message
+        self._raw = raw
         self._texts: tuple[str, ...] | None = None
-        self.subject = _header_text(message, "subject")
-        self.language = _language(message)
-        self.names = _display_names(message)  # address (lower case) -> display name, from To and Cc
+        # The rules read headers only: the body (attachments and all) is parsed when a template needs it.
+        headers = _parse(head + b"\r\n\r\n")
+        self.subject = _header_text(headers, "subject")
+        self.language = _language(headers)
+        self.names = _display_names(headers)  # address (lower case) -> display name, from To and Cc
 
     def texts(self) -> tuple[str, ...]:
         """Decoded text/plain bodies, then the text of text/html bodies (for searching); UnreadableMessage."""
         if self._texts is None:
-            self._texts = tuple(_texts(self._message))
+            self._texts = tuple(_texts(_parse(self._raw)))
         return self._texts
 
     def raw_fields(self, names: frozenset[str]) -> list[bytes]:
         """The raw lines of the fields named, in the original order, each ending in CRLF."""
         return [b"\r\n".join(raw.splitlines()) + b"\r\n" for name, raw in self.fields if name in names]
+
+
+def _parse(raw: bytes) -> EmailMessage:
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+    except Exception as exc:  # the parser is lenient; anything it raises means unreadable
+        raise UnreadableMessage("unparsable", f"the message cannot be parsed ({type(exc).__name__})") from None
+    if not isinstance(message, EmailMessage):
+        raise UnreadableMessage("unparsable", "not a MIME message")
+    return message
 
 
 def _header_text(message: Message, name: str) -> str:
