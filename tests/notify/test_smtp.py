@@ -6,6 +6,7 @@ import asyncio
 import smtplib
 from collections.abc import AsyncIterator, Callable
 from email import message_from_bytes, policy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from gateway.server import Gateway
 from tests.conftest import StartGateway
 from tests.notify.samples import AGENT, CUSTOMER, CUSTOMER_NAME, QUEUE, SENDER, leaks, ticket_update
 from tests.support.smarthost import Smarthost, StalledServer, relay_policy
+from tests.support.tls import make_ca
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -278,3 +280,44 @@ async def test_relay_outcomes_are_counted_and_logged_without_addresses(
     assert CUSTOMER not in line and SENDER not in line and "support-12" not in line
     assert '"outcome":"relayed"' in line
 
+
+
+async def test_starttls_to_the_smarthost_is_verified_and_required(start_gateway: StartGateway, tmp_path: Path) -> None:
+    ca = make_ca(tmp_path)
+    (tmp_path / "smarthost-ca.pem").write_text(ca.ca_pem)
+    secure = await Smarthost().start_tls(ca.server_context)
+    plain = await Smarthost().start()
+    try:
+        policy = relay_policy(secure.port)
+        policy["notifications"]["smtp"]["upstream"].update(tls="starttls", tls_ca="${file:smarthost-ca.pem}")
+        gateway = await start_gateway(policy)
+        assert await send(gateway, SENDER, [CUSTOMER], ticket_update(cc=None)) == {}
+        assert len(secure.messages) == 1 and leaks(secure.messages[0].data) == []
+        # A smarthost that offers no STARTTLS gets nothing in clear: the helpdesk keeps the message.
+        policy["notifications"]["smtp"]["upstream"]["port"] = plain.port
+        policy["notifications"]["smtp"]["listen"]["port"] = 0
+        other = await start_gateway(policy)
+        with pytest.raises(smtplib.SMTPSenderRefused) as deferred:
+            await send(other, SENDER, [CUSTOMER], ticket_update(cc=None))
+        assert deferred.value.smtp_code == 451 and not plain.messages
+    finally:
+        await secure.stop()
+        await plain.stop()
+
+
+async def test_a_reload_changes_the_rules_of_the_running_relay(
+    start_gateway: StartGateway, smarthost: Smarthost, tmp_path: Path
+) -> None:
+    import yaml
+
+    gateway = await relay(start_gateway, smarthost)
+    await send(gateway, SENDER, [CUSTOMER], ticket_update(cc=None))
+    assert leaks(smarthost.messages[-1].data) == []
+    assert gateway.policy_path is not None
+    doc = yaml.safe_load(gateway.policy_path.read_text())
+    doc["notifications"]["default_action"] = "pass"
+    gateway.policy_path.write_text(yaml.safe_dump(doc))
+    assert await gateway.reload()
+    original = ticket_update(cc=None)
+    await send(gateway, SENDER, [CUSTOMER], original)
+    assert smarthost.messages[-1].data == original

@@ -8,6 +8,7 @@ connection and never answers.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -23,6 +24,15 @@ class Smarthost(MailSink):
         self.refuse_recipients: dict[str, str] = {}  # address -> reply
         self.data_reply: str | None = None  # e.g. "451 4.3.0 busy"; None: accept
         self.data_delay = 0.0
+
+    async def start_tls(self, context: ssl.SSLContext, port: int = 0) -> Smarthost:
+        """Listen with STARTTLS required (as a real smarthost on 587 does)."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: SMTP(self, hostname="smarthost.test", tls_context=context, require_starttls=True), "127.0.0.1", port
+        )
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
