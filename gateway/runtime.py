@@ -21,6 +21,7 @@ from .http.upstream_client import UpstreamPool
 from .logs import AccessLog
 from .metrics import Metrics
 from .policy.schema import Policy, upstream_ssl_context
+from .notify.egress import compile_egress
 from .notify.smtp import compile_relay
 from .routing import RouteTable
 from .store import Store
@@ -67,6 +68,7 @@ class Runtime:
         )
         # The SMTP relay's rules, templates and signer: compiled with the rest, swapped with it on reload.
         self.relay = compile_relay(policy, metrics, self.access_log)
+        self.egress = compile_egress(policy, self.relay.notifier if self.relay else None, metrics, self.access_log)
 
 
 def needs_store(policy: Policy) -> bool:

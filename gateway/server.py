@@ -23,6 +23,7 @@ from .http.upstream_client import UpstreamPool
 from .listener import ProxyServer
 from .logs import flush_access_logs
 from .metrics import Metrics
+from .notify.egress import CompiledEgress, EgressServer
 from .notify.smtp import CompiledRelay, SmtpRelayServer
 from .policy.loader import SETTLE_SECONDS, LoadedPolicy, PolicyError, load_policy
 from .policy.schema import Policy
@@ -64,6 +65,9 @@ class Gateway:
         self.smtp_port = 0
         self._relay: SmtpRelayServer | None = None
         self._last_relay: CompiledRelay | None = self.runtime.relay
+        self.egress_port = 0
+        self._egress: EgressServer | None = None
+        self._last_egress: CompiledEgress | None = self.runtime.egress
         self.stopped = asyncio.Event()
 
     def upstream_pool(self, rt: Runtime) -> UpstreamPool:
@@ -147,6 +151,10 @@ class Gateway:
             self._relay = SmtpRelayServer(self._current_relay)
             await self._relay.start(reuse_port=reuse_port)
             self.smtp_port = self._relay.port
+        if self.runtime.egress is not None:
+            self._egress = EgressServer(self._current_egress)
+            await self._egress.start(reuse_port=reuse_port)
+            self.egress_port = self._egress.port
         self._flush_metrics()
         if watch and self.policy_path is not None:
             self._watcher = PolicyWatcher(self.policy_path, self.reload, interval=watch_interval)
@@ -184,6 +192,8 @@ class Gateway:
             previous, self.runtime = self.runtime, runtime
             if runtime.relay is not None:
                 self._last_relay = runtime.relay
+            if runtime.egress is not None:
+                self._last_egress = runtime.egress
             self._retire_pools(keep=self.upstream_pool(runtime))
             previous.access_log.flush()
             self.metrics.reload_success.set(1)
@@ -241,6 +251,12 @@ class Gateway:
             raise RuntimeError("the SMTP relay runs without a compiled relay")
         return relay
 
+    def _current_egress(self) -> CompiledEgress:
+        egress = self.runtime.egress or self._last_egress
+        if egress is None:
+            raise RuntimeError("the egress listener runs without a compiled egress")
+        return egress
+
     def _relay_address(self) -> str | None:
         relay = self.runtime.relay
         return f"{relay.settings.listen.host}:{self.smtp_port}" if relay is not None and self.smtp_port else None
@@ -258,6 +274,9 @@ class Gateway:
             # No new SMTP clients; a message cut before its 250 stays in the helpdesk's queue.
             await self._relay.close()
             self._relay = None
+        if self._egress is not None:
+            await self._egress.close()
+            self._egress = None
         if self._runner is not None and self._server is not None:
             for site in list(self._runner.sites):
                 await site.stop()  # no new connections from here on
@@ -322,6 +341,11 @@ def _listener_changes(old: Runtime, new: Runtime) -> list[str]:
         old_smtp is not None and new_smtp is not None and old_smtp.settings.listen != new_smtp.settings.listen
     ):
         changed.append("notifications.smtp.listen")
+    old_egress, new_egress = old.egress, new.egress
+    if (old_egress is None) != (new_egress is None) or (
+        old_egress is not None and new_egress is not None and old_egress.settings.listen != new_egress.settings.listen
+    ):
+        changed.append("notifications.egress.listen")
     # The public address is bound once; listen's host and header checks apply per request.
     if (old.policy.listen.host, old.policy.listen.port) != (new.policy.listen.host, new.policy.listen.port):
         changed.append("listen")

@@ -28,6 +28,10 @@ class NotifyMetrics:
             f"{PREFIX}_smtp_relay_messages", "Messages at the end of DATA, by outcome: relayed (the smarthost "
             "took every copy), deferred (4xx: the helpdesk retries), refused (5xx).", ["outcome"], registry=r,
         )
+        self.egress = Counter(
+            f"{PREFIX}_egress_requests", "Requests on the egress listener, by provider (none: no route) and "
+            "status class of the answer.", ["provider", "status_class"], registry=r,
+        )
         self.refused_clients = Counter(
             f"{PREFIX}_smtp_refused_clients", "SMTP clients turned away, by reason (not_allowed, "
             "too_many_connections).", ["reason"], registry=r,

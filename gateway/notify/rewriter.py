@@ -1,4 +1,7 @@
-"""One notification and its envelope in, what is relayed out: the part every channel shares.
+"""One notification and its recipients in, what is sent on out: the part every channel shares.
+
+``decide`` and ``neutral`` are channel-neutral (the provider APIs use them on
+payload fields); ``plan`` applies them to a MIME message for the SMTP relay.
 
 Each recipient gets the decision of the first matching rule. ``pass``
 recipients share one unchanged copy; each ``hide`` recipient gets a neutral
@@ -12,7 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..lib.keyring import KeyRing
 from ..links.signing import LinkSigner, recipient_hash
@@ -46,6 +50,46 @@ class Delivery:
     action: Action
 
 
+class Content(Protocol):
+    """What the rules and templates read of a notification, whatever channel it came by."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def language(self) -> str | None: ...
+
+    @property
+    def names(self) -> dict[str, str]: ...  # address (lower case) -> display name
+
+    def texts(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContent:
+    """A notification from a provider API's payload: its fields already decoded."""
+
+    subject: str
+    bodies: tuple[str, ...] = ()
+    language: str | None = None
+    names: dict[str, str] = field(default_factory=dict)
+
+    def texts(self) -> tuple[str, ...]:
+        return self.bodies
+
+
+@dataclass(frozen=True, slots=True)
+class Neutral:
+    """The neutral texts of one hidden copy; ``subject`` None keeps the original subject."""
+
+    subject: str | None
+    text: str
+    html: str | None
+    case_id: str | None
+    push_title: str = ""
+    push_body: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     deliveries: tuple[Delivery, ...]
@@ -65,7 +109,7 @@ class _CaseLink:
         self._prefix = link.base + links.endpoint
         self._salt = link.recipient_salt.encode("utf-8") if link.recipient_salt else None
 
-    def url_in(self, notification: Notification) -> str | None:
+    def url_in(self, notification: Content) -> str | None:
         if self._find is not None:
             for text in notification.texts():
                 m = self._find.search(text)
@@ -73,13 +117,13 @@ class _CaseLink:
                     return m.group(0)
         return None
 
-    def make(self, notification: Notification, case_id: str | None, recipient: str) -> str:
+    def make(self, notification: Content, case_id: str | None, recipient: str) -> str:
         url = self.url_in(notification)
         if url is None and self._url is not None and case_id is not None:
             url = self._url.format(case_id=case_id)
         if url is None:
             raise Refusal(0, "no case link found in the message", "no_link")
-        bound = recipient_hash(recipient, self._salt) if self._salt is not None else None
+        bound = recipient_hash(recipient, self._salt) if self._salt is not None and recipient else None
         try:
             token = self._signer.sign(url, case=case_id, recipient=bound)
         except ValueError:
@@ -101,16 +145,31 @@ class Notifier:
         else:
             self._error_code, self._error_text = 554, "5.6.0 Message cannot be rewritten safely; refused"
 
+    def decide(self, recipients: Sequence[str], sender: str, subject: str) -> tuple[Decision, ...]:
+        """Each recipient's decision; Refusal (550, ``blocked``) when a rule blocks any of them."""
+        decisions = tuple(self.rules.decide(r, sender, subject) for r in recipients)
+        if any(d.action == "block" for d in decisions):
+            raise Refusal(550, "5.7.1 Message refused by policy", "blocked")
+        return decisions
+
+    def neutral(self, content: Content, decision: Decision, recipient: str) -> Neutral:
+        """The neutral texts for one recipient of a hidden message; Refusal as ``on_error`` says."""
+        try:
+            return self._neutral(content, decision, recipient)
+        except (UnreadableMessage, Refusal) as exc:
+            raise self.failure(exc.reason) from None
+
+    def failure(self, reason: str) -> Refusal:
+        """The refusal of a message that cannot be rewritten safely (``on_error``)."""
+        return Refusal(self._error_code, self._error_text, reason)
+
     def plan(self, raw: bytes, sender: str, recipients: Sequence[str]) -> Plan:
-        """What to relay for ``raw``; Refusal when nothing may go."""
+        """What to relay for the MIME message ``raw``; Refusal when nothing may go."""
         try:
             notification = Notification(raw)
         except UnreadableMessage as exc:
-            raise self._failure(exc.reason) from None
-        decisions = tuple(self.rules.decide(r, sender, notification.subject) for r in recipients)
-        blocked = next((d for d in decisions if d.action == "block"), None)
-        if blocked is not None:
-            raise Refusal(550, "5.7.1 Message refused by policy", "blocked")
+            raise self.failure(exc.reason) from None
+        decisions = self.decide(recipients, sender, notification.subject)
         deliveries: list[Delivery] = []
         passed = tuple(r for r, d in zip(recipients, decisions) if d.action == "pass")
         if passed:
@@ -118,41 +177,35 @@ class Notifier:
             deliveries.append(Delivery(passed, raw, first.rule, "pass"))
         for recipient, decision in zip(recipients, decisions):
             if decision.action == "hide":
-                try:
-                    data = self._hide(notification, decision, recipient)
-                except UnreadableMessage as exc:
-                    raise self._failure(exc.reason) from None
-                except Refusal as exc:
-                    raise self._failure(exc.reason) from None
+                texts = self.neutral(notification, decision, recipient)
+                kept = _KEPT_WITH_SUBJECT if texts.subject is None else KEPT_FIELDS
+                data = compose(notification.raw_fields(kept), texts.subject, texts.text, texts.html,
+                               notification.language)
                 deliveries.append(Delivery((recipient,), data, decision.rule, "hide"))
         return Plan(tuple(deliveries), decisions)
 
-    def _failure(self, reason: str) -> Refusal:
-        return Refusal(self._error_code, self._error_text, reason)
-
-    def _hide(self, notification: Notification, decision: Decision, recipient: str) -> bytes:
+    def _neutral(self, content: Content, decision: Decision, recipient: str) -> Neutral:
         template = self._templates[decision.template]
-        case_match = self._case_match(notification, decision)
+        case_match = self._case_match(content, decision)
         case_id = case_match.group("case_id") if case_match is not None else None
-        values = {"case_id": case_id or "", "recipient_name": notification.names.get(recipient.lower(), "")}
+        values = {"case_id": case_id or "", "recipient_name": content.names.get(recipient.lower(), "")}
         if case_id is None and "case_id" in template.needs:
             raise Refusal(0, "no case id found", "no_case_id")
         if "link" in template.needs:
             if self._link is None:  # the policy requires notifications.link then; never send "{link}" unfilled
                 raise Refusal(0, "no case link configured", "no_link")
-            values["link"] = self._link.make(notification, case_id, recipient)
-        rendered = template.render(notification.language, values)
+            values["link"] = self._link.make(content, case_id, recipient)
+        rendered = template.render(content.language, values)
         subject: str | None = rendered.subject
-        kept = KEPT_FIELDS
         if decision.subject_line == "keep":
-            subject, kept = None, _KEPT_WITH_SUBJECT
+            subject = None
         elif decision.subject_line == "case_id_only":
-            in_subject = case_match is not None and case_match.string == notification.subject
+            in_subject = case_match is not None and case_match.string == content.subject
             tag = " ".join(case_match.group(0).split()) if case_match is not None and in_subject else ""
             subject = f"{tag} {rendered.subject}" if tag else rendered.subject
-        return compose(notification.raw_fields(kept), subject, rendered.text, rendered.html, notification.language)
+        return Neutral(subject, rendered.text, rendered.html, case_id, rendered.push_title, rendered.push_body)
 
-    def _case_match(self, notification: Notification, decision: Decision) -> re.Match[str] | None:
+    def _case_match(self, notification: Content, decision: Decision) -> re.Match[str] | None:
         if decision.case_pattern is not None:
             m = decision.case_pattern.search(notification.subject)
             if m is not None and m.group("case_id"):

@@ -13,6 +13,8 @@ class Rendered:
     subject: str
     text: str
     html: str | None
+    push_title: str
+    push_body: str
 
 
 class CompiledTemplate:
@@ -25,7 +27,7 @@ class CompiledTemplate:
         self._languages = dict(config.languages)
         needs: set[str] = set()
         for texts in (config, *config.languages.values()):
-            for part in (texts.subject, texts.text, texts.html or ""):
+            for part in (texts.subject, texts.text, texts.html or "", texts.push_title or "", texts.push_body or ""):
                 needs |= placeholders_of(part)
         self.needs = frozenset(needs)
 
@@ -44,8 +46,13 @@ class CompiledTemplate:
         escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
         # Values never contain line breaks in a subject (a header injection would start there).
         one_line = {key: " ".join(value.split()) for key, value in values.items()}
+        subject = texts.subject.format_map(one_line)
+        text = texts.text.format_map(values)
+        first_paragraph = " ".join(text.strip().split("\n\n")[0].split())
         return Rendered(
-            subject=texts.subject.format_map(one_line),
-            text=texts.text.format_map(values),
+            subject=subject,
+            text=text,
             html=None if texts.html is None else texts.html.format_map(escaped),
+            push_title=subject if texts.push_title is None else texts.push_title.format_map(one_line),
+            push_body=first_paragraph if texts.push_body is None else " ".join(texts.push_body.format_map(values).split()),
         )

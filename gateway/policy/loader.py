@@ -233,7 +233,7 @@ def _default_upstream(root: Node, url: str) -> None:
 
 
 # Keys whose values are key material or passwords, wherever they appear.
-_SECRET_KEYS = frozenset({"secret", "password", "passphrase"})
+_SECRET_KEYS = frozenset({"secret", "password", "passphrase", "secret_access_key", "recipient_salt"})
 _SECRET_SUFFIXES = ("_secret", "_password")
 # One reference, optionally after the encoding prefix that decode_secret reads.
 _SECRET_REF = re.compile(r"(?:(?:base64|hex|raw):)?\$\{(?:file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)\}")
@@ -355,8 +355,9 @@ def _references(root: Node, lists: dict[str, Node]) -> Iterator[tuple[Loc, Node]
         for key in ("allow", "deny"):
             for i, node in enumerate(_items(_child(rule, key))):
                 yield ("firewall", "rules", r, key, i), node
-    for i, node in enumerate(_items(_child(root, "notifications.smtp.allow"))):
-        yield ("notifications", "smtp", "allow", i), node
+    for channel in ("smtp", "egress"):
+        for i, node in enumerate(_items(_child(root, f"notifications.{channel}.allow"))):
+            yield ("notifications", channel, "allow", i), node
 
 
 def _list_name(node: Node) -> str | None:

@@ -83,6 +83,11 @@ class TemplateTexts(Model):
     html: TemplateText | None = Field(
         None, description="The text/html alternative (placeholder values are HTML-escaped). Absent: text only."
     )
+    push_title: TemplateText | None = Field(None, description="A push notification's title. Absent: the subject.")
+    push_body: TemplateText | None = Field(
+        None, description="A push notification's text (short; no {link}: a push opens the app). Absent: the "
+        "text's first paragraph.",
+    )
 
     @field_validator("subject")
     @classmethod
@@ -204,7 +209,9 @@ class CaseLink(Model):
         return self
 
 
-class SmtpListen(Model):
+class ChannelListen(Model):
+    """Where a notification channel (the SMTP relay, the egress listener) listens."""
+
     host: str = Field("127.0.0.1", description="Address to bind; an internal one. Absent: 127.0.0.1.")
     port: int = Field(ge=0, le=65535, description="Port (0: any free port). Required.")
 
@@ -234,7 +241,7 @@ class SmtpUpstream(Model):
 class SmtpRelay(Model):
     """The SMTP listener the helpdesk uses as its smarthost."""
 
-    listen: SmtpListen = Field(description="Where the relay listens. Required.")
+    listen: ChannelListen = Field(description="Where the relay listens. Required.")
     upstream: SmtpUpstream = Field(description="The real smarthost. Required.")
     allow: tuple[AddressRef, ...] = Field(
         min_length=1, description="Client addresses, networks or ip_lists names allowed to send. Required: "
@@ -249,6 +256,74 @@ class SmtpRelay(Model):
     command_timeout: Duration = Field(
         60.0, gt=0, description="Idle time allowed between the client's commands. Absent: 60s."
     )
+
+
+#: Providers the egress listener knows, each one module of gateway/notify/providers.
+Provider = Literal["sendgrid", "mailgun", "postmark", "ses", "sparkpost", "fcm", "expo", "webpush"]
+
+
+class EgressRoute(Model):
+    """One provider API behind the egress listener: the helpdesk's SDK is pointed at ``prefix``."""
+
+    provider: Provider = Field(description="Which API shape the requests have. Required.")
+    upstream: str = Field(description="The provider's real base URL, e.g. https://api.sendgrid.com. Required.")
+    prefix: str | None = Field(None, description="Path prefix on the egress listener. Absent: /<provider>/.")
+    max_body_bytes: ByteSize | None = Field(
+        None, gt=0, description="Largest request body (413 beyond). Absent: 10MiB (30MiB for mailgun and ses)."
+    )
+    tls_ca: str | None = Field(None, description="A private CA for the upstream (PEM, e.g. ${file:ca.pem}). "
+                               "Absent: the system's CAs.")
+    data_keys: tuple[str, ...] = Field(
+        (), description="Push: the data keys kept (e.g. ticket_id); every other data value is dropped. Absent: none.",
+    )
+    web_push: Literal["drop_payload", "block", "allow"] = Field(
+        "drop_payload", description="webpush: the payload is end-to-end encrypted and cannot be read: forward "
+        "without it (the app fetches the content), refuse (403), or allow it unread. Absent: drop_payload.",
+    )
+    credentials: dict[str, str] = Field(
+        default_factory=dict, repr=False,
+        description="ses: access_key_id, secret_access_key (references) and region, to re-sign rewritten "
+        "requests with SigV4. Absent: none.",
+    )
+
+    @field_validator("upstream")
+    @classmethod
+    def _check_upstream(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^/\s?#]+", value.rstrip("/")):
+            raise ValueError(f"{value!r} is not a base URL like https://api.sendgrid.com (no path)")
+        return value.rstrip("/")
+
+    @field_validator("prefix")
+    @classmethod
+    def _check_prefix(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/", value):
+            raise ValueError(f"{value!r} is not a path prefix like /sendgrid/ (starts and ends with '/')")
+        return value
+
+    @property
+    def path_prefix(self) -> str:
+        return self.prefix or f"/{self.provider}/"
+
+
+class Egress(Model):
+    """The egress listener the helpdesk's mail and push SDKs are pointed at."""
+
+    listen: ChannelListen = Field(description="Where it listens: an internal address. Required.")
+    allow: tuple[AddressRef, ...] = Field(
+        min_length=1, description="Client addresses, networks or ip_lists names (403 for others). Required.",
+    )
+    routes: tuple[EgressRoute, ...] = Field(min_length=1, description="One per provider API. Required.")
+    timeout: Duration = Field(30.0, gt=0, description="For the provider's whole answer. Absent: 30s.")
+
+    @field_validator("routes")
+    @classmethod
+    def _distinct_prefixes(cls, value: tuple[EgressRoute, ...]) -> tuple[EgressRoute, ...]:
+        seen: set[str] = set()
+        for route in value:
+            if route.path_prefix in seen:
+                raise ValueError(f"two routes share the prefix {route.path_prefix!r}")
+            seen.add(route.path_prefix)
+        return value
 
 
 class Notifications(Model):
@@ -271,6 +346,7 @@ class Notifications(Model):
         "unrewritten. Absent: defer.",
     )
     smtp: SmtpRelay | None = Field(None, description="The SMTP relay. Absent: no relay.")
+    egress: Egress | None = Field(None, description="The provider API listener. Absent: none.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Notifications:
@@ -284,8 +360,8 @@ class Notifications(Model):
         uses_link = any("link" in placeholders_of(t) for tpl in self.templates.values() for t in _texts(tpl))
         if uses_link and self.link is None:
             problems.append("a template uses {link}: define notifications.link")
-        if self.enabled and self.smtp is None:
-            problems.append("enabled without a channel: define notifications.smtp")
+        if self.enabled and self.smtp is None and self.egress is None:
+            problems.append("enabled without a channel: define notifications.smtp or notifications.egress")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -293,6 +369,8 @@ class Notifications(Model):
 
 def _texts(template: Template) -> list[str]:
     texts = [template.subject, template.text, template.html or ""]
+    for translation in (template, *template.languages.values()):
+        texts += [translation.push_title or "", translation.push_body or ""]
     for translation in template.languages.values():
         texts += [translation.subject, translation.text, translation.html or ""]
     return texts

@@ -102,7 +102,7 @@ def test_section_level_requirements() -> None:
     without_templates = FULL.replace(FULL[FULL.index("  templates:"):FULL.index("  link:")], "")
     assert any("define templates.default" in line for line in errors_of(without_templates))
     without_channel = FULL[: FULL.index("  smtp:")]
-    assert any("enabled without a channel: define notifications.smtp" in line for line in errors_of(without_channel))
+    assert any("enabled without a channel: define notifications.smtp or notifications.egress" in line for line in errors_of(without_channel))
     without_link = FULL.replace(FULL[FULL.index("  link:"):FULL.index("  on_error:")], "")
     assert any("a template uses {link}: define notifications.link" in line for line in errors_of(without_link))
 
