@@ -43,19 +43,24 @@ def _rewrite_policy(path: Path, mutate: Any) -> None:
     tmp.replace(path)  # how editors and ConfigMaps replace files
 
 
+def _agent_clients(gw: Any, count: int, stop: asyncio.Event, statuses: list[int]) -> list[asyncio.Task[None]]:
+    """``count`` clients asking for /agent/x until ``stop``, each status appended to ``statuses``."""
+    async def client() -> None:
+        async with aiohttp.ClientSession() as session:
+            while not stop.is_set():
+                async with session.get(f"{gw.base_url}/agent/x") as resp:
+                    await resp.read()
+                    statuses.append(resp.status)
+
+    return [asyncio.create_task(client()) for _ in range(count)]
+
+
 async def test_reload_under_concurrent_requests_loses_nothing(start_gateway: StartGateway) -> None:
     gw = await start_gateway({"firewall": {"rules": [{"name": "r0", "path": "/agent/", "allow": ["127.0.0.1"]}]}})
     stop = asyncio.Event()
     statuses: list[int] = []
 
-    async def client() -> None:
-        async with aiohttp.ClientSession() as session:
-            while not stop.is_set():
-                async with session.get(f"{gw.base_url}/agent/x") as resp:  # type: ignore[attr-defined]
-                    await resp.read()
-                    statuses.append(resp.status)
-
-    clients = [asyncio.create_task(client()) for _ in range(8)]
+    clients = _agent_clients(gw, 8, stop, statuses)
     path = _policy_path(gw)
     for i in range(1, 11):
         _rewrite_policy(path, lambda doc: doc["firewall"]["rules"][0].update(name=f"r{i}"))
@@ -157,14 +162,7 @@ async def test_a_storm_of_truncating_saves_never_switches_enforcement_off(start_
     stop = asyncio.Event()
     statuses: list[int] = []
 
-    async def client() -> None:
-        async with aiohttp.ClientSession() as session:
-            while not stop.is_set():
-                async with session.get(f"{gw.base_url}/agent/x") as resp:  # type: ignore[attr-defined]
-                    await resp.read()
-                    statuses.append(resp.status)
-
-    clients = [asyncio.create_task(client()) for _ in range(4)]
+    clients = _agent_clients(gw, 4, stop, statuses)
     reloads = []
     for i in range(15):
         doc["firewall"]["rules"][0]["name"] = f"agents-{i}"
