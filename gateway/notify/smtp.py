@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiosmtplib
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from ..http.addresses import AddressBook, AddressSet
 from ..logs import AccessLog
@@ -40,6 +40,7 @@ from ..policy.notifications import SmtpRelay, SmtpUpstream
 from ..policy.schema import Policy, upstream_ssl_context
 from .metrics import NotifyMetrics, notify_metrics
 from .rewriter import Delivery, Notifier, Refusal
+from .smtpdata import read_message
 
 log = logging.getLogger("gateway.notify.smtp")
 
@@ -313,6 +314,32 @@ class _RelaySMTP(SMTP):
         self._relay.connections += 1
         self._counted = True
         await super()._handle_client()
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA, reading the message in bulk (``smtpdata``); same checks, same answers."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        envelope = self.envelope
+        if envelope is None or not envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            # Idle time while the message arrives is bounded, not its whole transfer (25 MiB on a slow link).
+            content, problem = await read_message(self._reader, self.data_size_limit, self._reset_timeout)
+        except ConnectionResetError:
+            return
+        if content is None:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            await self.push(problem or "451 4.3.0 Error")
+            return
+        envelope.content = envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push("250 OK" if status is MISSING else status)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._counted:
