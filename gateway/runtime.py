@@ -20,9 +20,9 @@ from .http.paths import server_name_matcher
 from .http.upstream_client import UpstreamPool
 from .logs import AccessLog
 from .metrics import Metrics
-from .policy.schema import Policy, upstream_ssl_context
 from .notify.egress import compile_egress
 from .notify.smtp import compile_relay
+from .policy.schema import Policy, upstream_ssl_context
 from .routing import RouteTable
 from .store import Store
 

@@ -23,6 +23,7 @@ from .http.upstream_client import UpstreamPool
 from .listener import ProxyServer
 from .logs import flush_access_logs
 from .metrics import Metrics
+from .notify.apns import ApnsServer
 from .notify.egress import CompiledEgress, EgressServer
 from .notify.smtp import CompiledRelay, SmtpRelayServer
 from .policy.loader import SETTLE_SECONDS, LoadedPolicy, PolicyError, load_policy
@@ -67,6 +68,8 @@ class Gateway:
         self._last_relay: CompiledRelay | None = self.runtime.relay
         self.egress_port = 0
         self._egress: EgressServer | None = None
+        self.apns_port = 0
+        self._apns: ApnsServer | None = None
         self._last_egress: CompiledEgress | None = self.runtime.egress
         self.stopped = asyncio.Event()
 
@@ -155,6 +158,10 @@ class Gateway:
             self._egress = EgressServer(self._current_egress)
             await self._egress.start(reuse_port=reuse_port)
             self.egress_port = self._egress.port
+            if self.runtime.egress.settings.apns_listen is not None:  # HTTP/2, for Apple's push API
+                self._apns = ApnsServer(self._current_egress)
+                await self._apns.start(reuse_port=reuse_port)
+                self.apns_port = self._apns.port
         self._flush_metrics()
         if watch and self.policy_path is not None:
             self._watcher = PolicyWatcher(self.policy_path, self.reload, interval=watch_interval)
@@ -277,6 +284,9 @@ class Gateway:
         if self._egress is not None:
             await self._egress.close()
             self._egress = None
+        if self._apns is not None:
+            await self._apns.close()
+            self._apns = None
         if self._runner is not None and self._server is not None:
             for site in list(self._runner.sites):
                 await site.stop()  # no new connections from here on
@@ -346,6 +356,9 @@ def _listener_changes(old: Runtime, new: Runtime) -> list[str]:
         old_egress is not None and new_egress is not None and old_egress.settings.listen != new_egress.settings.listen
     ):
         changed.append("notifications.egress.listen")
+    old_apns = old_egress.settings.apns_listen if old_egress is not None else None
+    if old_apns != (new_egress.settings.apns_listen if new_egress is not None else None):
+        changed.append("notifications.egress.apns_listen")
     # The public address is bound once; listen's host and header checks apply per request.
     if (old.policy.listen.host, old.policy.listen.port) != (new.policy.listen.host, new.policy.listen.port):
         changed.append("listen")

@@ -28,7 +28,7 @@ import io
 import logging
 import socket
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator
 
 import aiohttp
 import orjson

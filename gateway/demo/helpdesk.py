@@ -20,15 +20,14 @@ import secrets
 import signal
 import time
 from collections import OrderedDict
+from html import escape
 
 from aiohttp import web
 from aiohttp.log import access_logger
 
-from html import escape
-
 from . import pages, tools
-from .mail import MailSink, send_notification
 from .data import TICKETS, Ticket, find_ticket
+from .mail import MailSink, send_notification
 
 SESSION_COOKIE = "sessionid"
 ANALYTICS_COOKIE = "_ga"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
-
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 

@@ -9,7 +9,8 @@ verification; credentials pass untouched. The provider's status, headers and
 body come back as they are, so the SDK's retry logic works.
 
 Fail closed: bad input is a 4xx in the provider's error shape, a rule that
-blocks is 403, a rewrite that fails is 502 ``notification_rewrite_failed``;
+blocks is 403, a rewrite that fails is 502 ``notification_rewrite_failed``
+(both in the provider's shape: an SDK that parses its errors must not choke);
 a half-rewritten payload is never forwarded.
 """
 
@@ -43,6 +44,8 @@ _REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "forwarded", "x-forwarde
                               "x-forwarded-host", "x-real-ip"}
 _RESPONSE_DROP = HOP_BY_HOP | {"content-length"}
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+# A Content-Type the SDK did not send (or a rewrite removed) is not made up: a payload-less push has none.
+_NO_AUTO_HEADERS = ("Content-Type",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,7 @@ class CompiledEgress:
     allow: AddressSet
     metrics: NotifyMetrics
     access_log: AccessLog
+    apns: CompiledRoute | None = None  # served by the HTTP/2 listener (gateway/notify/apns.py), not here
 
     def route_for(self, path: str) -> tuple[CompiledRoute, str] | None:
         for compiled in self.routes:
@@ -78,11 +82,17 @@ def compile_egress(policy: Policy, notifier: Notifier | None, metrics: Metrics,
         return None
     notifier = notifier or Notifier(config, policy.links)
     routes = []
+    apns = None
     for route in config.egress.routes:
         cls = PROVIDERS[route.provider]
-        routes.append(CompiledRoute(route, cls(route), route.max_body_bytes or cls.max_body_bytes))
+        compiled = CompiledRoute(route, cls(route), route.max_body_bytes or cls.max_body_bytes)
+        if route.provider == "apns":
+            apns = compiled
+        else:
+            routes.append(compiled)
+    routes.sort(key=lambda compiled: len(compiled.route.path_prefix), reverse=True)  # the longest prefix wins
     allow = AddressBook(policy.ip_lists).compile(config.egress.allow)
-    return CompiledEgress(config.egress, tuple(routes), notifier, allow, notify_metrics(metrics), access_log)
+    return CompiledEgress(config.egress, tuple(routes), notifier, allow, notify_metrics(metrics), access_log, apns)
 
 
 def _json_error(status: int, message: str, reason: str) -> web.Response:
@@ -172,49 +182,57 @@ class EgressServer:
                 return _refusal(provider.error(403, "the notification is refused by the privacy policy",
                                                "notification_blocked"))
             egress.metrics.rewrite_failures.labels(provider.name, exc.reason).inc()
-            return _json_error(502, "the notification could not be rewritten safely", "notification_rewrite_failed")
+            return _refusal(provider.error(502, "the notification could not be rewritten safely",
+                                           "notification_rewrite_failed"))
         except Exception:  # a bug in a provider module must not let the payload through
             log.exception("provider rewrite failed", extra={"fields": {"provider": provider.name}})
             entry["reason"] = "internal"
             egress.metrics.rewrite_failures.labels(provider.name, "internal").inc()
-            return _json_error(502, "the notification could not be rewritten safely", "notification_rewrite_failed")
+            return _refusal(provider.error(502, "the notification could not be rewritten safely",
+                                           "notification_rewrite_failed"))
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in _REQUEST_DROP)
         if rewritten is None:
             out_body = body
         else:
             out_body = rewritten.body
+            for name in rewritten.drop_headers:
+                headers.popall(name, None)
             if rewritten.content_type is not None:
                 headers["Content-Type"] = rewritten.content_type
             headers.update(rewritten.headers)
+            path = rewritten.path or path
             for decision in rewritten.decisions:
                 egress.metrics.notifications.labels(provider.name, decision.rule, decision.action, "enforce").inc()
                 for rule, action in decision.shadowed:
                     egress.metrics.notifications.labels(provider.name, rule, action, "shadow").inc()
             entry["rules"] = sorted({d.rule for d in rewritten.decisions})
             entry["actions"] = sorted({d.action for d in rewritten.decisions})
-        return await self._forward(egress, compiled.route, request, path, headers, out_body, entry)
+        return await self._forward(egress, compiled, request, path, headers, out_body, entry)
 
-    async def _forward(self, egress: CompiledEgress, route: EgressRoute, request: web.Request, path: str,
+    async def _forward(self, egress: CompiledEgress, compiled: CompiledRoute, request: web.Request, path: str,
                        headers: CIMultiDict[str], body: bytes, entry: dict[str, Any]) -> web.StreamResponse:
         if self._session is None:
             raise RuntimeError("the egress listener is not started")
+        route = compiled.route
         url = route.upstream + path + (f"?{request.query_string}" if request.query_string else "")
         try:
             async with asyncio.timeout(egress.settings.timeout):
                 async with self._session.request(request.method, url, headers=headers, data=body,
-                                                 ssl=self._ssl_for(route), allow_redirects=False) as upstream:
+                                                 ssl=self._ssl_for(route), allow_redirects=False,
+                                                 skip_auto_headers=_NO_AUTO_HEADERS) as upstream:
                     data = await upstream.content.read(MAX_RESPONSE_BYTES + 1)
                     if len(data) > MAX_RESPONSE_BYTES:
                         entry["reason"] = "upstream_bad_response"
-                        return _json_error(502, "the provider's answer is too large", "upstream_bad_response")
+                        return _refusal(compiled.provider.error(502, "the provider's answer is too large",
+                                                                "upstream_bad_response"))
                     out = CIMultiDict((k, v) for k, v in upstream.headers.items() if k.lower() not in _RESPONSE_DROP)
                     return web.Response(status=upstream.status, body=data, headers=out)
         except TimeoutError:
             entry["reason"] = "upstream_timeout"
-            return _json_error(504, "the provider did not answer in time", "upstream_timeout")
+            return _refusal(compiled.provider.error(504, "the provider did not answer in time", "upstream_timeout"))
         except aiohttp.ClientError:
             entry["reason"] = "upstream_unreachable"
-            return _json_error(502, "the provider could not be reached", "upstream_unreachable")
+            return _refusal(compiled.provider.error(502, "the provider could not be reached", "upstream_unreachable"))
 
 
 async def _read_capped(request: web.Request, cap: int) -> bytes:
@@ -230,4 +248,4 @@ async def _read_capped(request: web.Request, cap: int) -> bytes:
 
 def _refusal(exc: ApiRefusal) -> web.Response:
     return web.Response(status=exc.status, body=exc.body, content_type=exc.content_type.split(";")[0],
-                        headers={"X-Gateway-Reason": exc.reason})
+                        headers={**exc.headers, "X-Gateway-Reason": exc.reason})

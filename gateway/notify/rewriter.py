@@ -118,6 +118,9 @@ class _CaseLink:
         return None
 
     def make(self, notification: Content, case_id: str | None, recipient: str) -> str:
+        return self._prefix + self.token(notification, case_id, recipient)
+
+    def token(self, notification: Content, case_id: str | None, recipient: str) -> str:
         url = self.url_in(notification)
         if url is None and self._url is not None and case_id is not None:
             url = self._url.format(case_id=case_id)
@@ -128,7 +131,7 @@ class _CaseLink:
             token = self._signer.sign(url, case=case_id, recipient=bound)
         except ValueError:
             raise Refusal(0, "the case link cannot be signed", "bad_link") from None
-        return self._prefix + token
+        return token
 
 
 class Notifier:
@@ -157,6 +160,16 @@ class Notifier:
         try:
             return self._neutral(content, decision, recipient)
         except (UnreadableMessage, Refusal) as exc:
+            raise self.failure(exc.reason) from None
+
+    def case_token(self, content: Content, case_id: str) -> str:
+        """The signed token of the case's link, bound to the case only (a push goes to a device, not an
+        address): what an id-only push carries for the app; Refusal as ``on_error`` says."""
+        if self._link is None:
+            raise self.failure("no_link")
+        try:
+            return self._link.token(content, case_id, "")
+        except Refusal as exc:
             raise self.failure(exc.reason) from None
 
     def failure(self, reason: str) -> Refusal:

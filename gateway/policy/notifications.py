@@ -8,11 +8,12 @@ link to the case, or is refused.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import string
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from .schema_base import Model
 from .units import AddressRef, ByteSize, Duration, Name
@@ -259,7 +260,14 @@ class SmtpRelay(Model):
 
 
 #: Providers the egress listener knows, each one module of gateway/notify/providers.
-Provider = Literal["sendgrid", "mailgun", "postmark", "ses", "sparkpost", "fcm", "expo", "webpush"]
+Provider = Literal["sendgrid", "mailgun", "postmark", "ses", "sparkpost", "fcm", "expo", "webpush", "apns"]
+
+
+_SES_CREDENTIALS = frozenset({"access_key_id", "secret_access_key", "session_token", "region"})
+
+
+def botocore_installed() -> bool:
+    return importlib.util.find_spec("botocore") is not None
 
 
 class EgressRoute(Model):
@@ -267,7 +275,9 @@ class EgressRoute(Model):
 
     provider: Provider = Field(description="Which API shape the requests have. Required.")
     upstream: str = Field(description="The provider's real base URL, e.g. https://api.sendgrid.com. Required.")
-    prefix: str | None = Field(None, description="Path prefix on the egress listener. Absent: /<provider>/.")
+    prefix: str | None = Field(None, description="Path prefix on the egress listener; / takes every path no "
+                               "longer prefix takes (SDKs that drop the base URL's path, as postmarker does). "
+                               "Absent: /<provider>/.")
     max_body_bytes: ByteSize | None = Field(
         None, gt=0, description="Largest request body (413 beyond). Absent: 10MiB (30MiB for mailgun and ses)."
     )
@@ -276,14 +286,20 @@ class EgressRoute(Model):
     data_keys: tuple[str, ...] = Field(
         (), description="Push: the data keys kept (e.g. ticket_id); every other data value is dropped. Absent: none.",
     )
+    push_mode: Literal["neutral", "id_only"] = Field(
+        "neutral", description="Push (fcm, expo, apns): neutral (the template's push texts, data cut to "
+        "data_keys) or id_only (the template's push texts, and data only {case_id, token}: the case id and its "
+        "signed link token, for an app that loads the content itself). Absent: neutral.",
+    )
     web_push: Literal["drop_payload", "block", "allow"] = Field(
         "drop_payload", description="webpush: the payload is end-to-end encrypted and cannot be read: forward "
         "without it (the app fetches the content), refuse (403), or allow it unread. Absent: drop_payload.",
     )
     credentials: dict[str, str] = Field(
-        default_factory=dict, repr=False,
-        description="ses: access_key_id, secret_access_key (references) and region, to re-sign rewritten "
-        "requests with SigV4. Absent: none.",
+        default_factory=dict, repr=False, validate_default=True,
+        description="ses: access_key_id, secret_access_key (references), optional session_token, and region, "
+        "to re-sign every request with SigV4; apns: cert and key (PEM references), the provider certificate the "
+        "gateway presents to Apple (certificate authentication). Absent: none.",
     )
 
     @field_validator("upstream")
@@ -296,13 +312,48 @@ class EgressRoute(Model):
     @field_validator("prefix")
     @classmethod
     def _check_prefix(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/", value):
+        if value is not None and value != "/" and not re.fullmatch(r"/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/", value):
             raise ValueError(f"{value!r} is not a path prefix like /sendgrid/ (starts and ends with '/')")
+        return value
+
+    @field_validator("credentials")
+    @classmethod
+    def _check_credentials(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if info.data.get("provider") != "ses":
+            return value
+        missing = [key for key in ("access_key_id", "secret_access_key", "region") if not value.get(key)]
+        if missing:
+            raise ValueError(f"ses re-signs every request with SigV4: give {', '.join(missing)}")
+        unknown = sorted(set(value) - _SES_CREDENTIALS)
+        if unknown:
+            raise ValueError(f"unknown {', '.join(unknown)}: ses takes {', '.join(sorted(_SES_CREDENTIALS))}")
+        if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]+", value["region"]):
+            raise ValueError(f"region {value['region']!r} is not an AWS region like eu-west-1")
+        if not botocore_installed():
+            raise ValueError("ses signs requests with botocore, which is not installed: "
+                             "pip install 'privacy-gateway[ses]'")
         return value
 
     @property
     def path_prefix(self) -> str:
         return self.prefix or f"/{self.provider}/"
+
+
+class ApnsListen(ChannelListen):
+    """The HTTP/2 listener for Apple's push API (the apns route): APNs speaks HTTP/2 only."""
+
+    tls: Literal["tls", "h2c"] = Field(
+        "tls", description="tls (HTTP/2 over TLS, ALPN h2; needs cert and key) or h2c (cleartext HTTP/2 with prior "
+        "knowledge, for a client on the same host or cluster network). Absent: tls.",
+    )
+    cert: str | None = Field(None, description="The listener's certificate chain (PEM, e.g. ${file:apns.pem}).")
+    key: str | None = Field(None, repr=False, description="Its private key (PEM, e.g. ${file:apns.key}).")
+
+    @model_validator(mode="after")
+    def _tls_material(self) -> ApnsListen:
+        if self.tls == "tls" and (self.cert is None or self.key is None):
+            raise ValueError("tls: tls needs cert and key (or tls: h2c)")
+        return self
 
 
 class Egress(Model):
@@ -314,6 +365,20 @@ class Egress(Model):
     )
     routes: tuple[EgressRoute, ...] = Field(min_length=1, description="One per provider API. Required.")
     timeout: Duration = Field(30.0, gt=0, description="For the provider's whole answer. Absent: 30s.")
+    apns_listen: ApnsListen | None = Field(
+        None, description="Where the HTTP/2 listener for the apns route listens. Required with an apns route.",
+    )
+
+    @model_validator(mode="after")
+    def _apns_listener(self) -> Egress:
+        apns = [route for route in self.routes if route.provider == "apns"]
+        if len(apns) > 1:
+            raise ValueError("one apns route at most: its listener (apns_listen) serves one upstream")
+        if apns and self.apns_listen is None:
+            raise ValueError("an apns route needs apns_listen: APNs speaks HTTP/2 only")
+        if self.apns_listen is not None and not apns:
+            raise ValueError("apns_listen without an apns route")
+        return self
 
     @field_validator("routes")
     @classmethod

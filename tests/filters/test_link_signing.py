@@ -16,7 +16,6 @@ from aiohttp import web
 from gateway.demo.helpdesk import runner_url, start_helpdesk
 from gateway.lib.keyring import KeyRing
 from gateway.links.signing import LinkSigner
-from gateway.policy.schema import Policy
 from gateway.server import Gateway
 from gateway.store import open_store_url
 from tests.conftest import StartGateway

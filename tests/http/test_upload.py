@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from aiohttp import web
 from aiohttp.pytest_plugin import AiohttpClient
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import quopri
-from email.header import Header
 from email import policy
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import make_msgid
 

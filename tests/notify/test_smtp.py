@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
-from gateway.links.signing import LinkSigner
 from gateway.lib.keyring import KeyRing
+from gateway.links.signing import LinkSigner
 from gateway.server import Gateway
 from tests.conftest import StartGateway
 from tests.notify.samples import AGENT, CUSTOMER, CUSTOMER_NAME, QUEUE, SENDER, leaks, ticket_update

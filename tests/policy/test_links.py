@@ -81,11 +81,11 @@ def test_a_full_section_loads() -> None:
             "site.yaml:1: links: keys: at least one signing key is required when links are enabled",
         ),
         (
-            f"links:\n  keys:\n    - {{id: a, secret: '${{KEY}}'}}\n    - {{id: a, secret: '${{KEY}}'}}",
+            "links:\n  keys:\n    - {id: a, secret: '${KEY}'}\n    - {id: a, secret: '${KEY}'}",
             "site.yaml:1: links: keys: key ids must be unique",
         ),
         (
-            f"links:\n  keys: [{{id: a, secret: '${{KEY}}'}}]\n  current_key: b",
+            "links:\n  keys: [{id: a, secret: '${KEY}'}]\n  current_key: b",
             "site.yaml:1: links: current_key: 'b' is not the id of a key in links.keys",
         ),
         (
@@ -93,11 +93,11 @@ def test_a_full_section_loads() -> None:
             "site.yaml:1: links: current_key: 'a' is not the id of a key in links.keys",
         ),
         (
-            f"links:\n  keys:\n    - id: 'a b'\n      secret: '${{KEY}}'",
+            "links:\n  keys:\n    - id: 'a b'\n      secret: '${KEY}'",
             "site.yaml:3: links.keys[0].id: 'a b' is not a key id (1-64 of letters, digits, '.', '_', '-')",
         ),
         (
-            f"links:\n  keys:\n    - {{id: '', secret: '${{KEY}}'}}",
+            "links:\n  keys:\n    - {id: '', secret: '${KEY}'}",
             "site.yaml:3: links.keys[0].id: '' is not a key id (1-64 of letters, digits, '.', '_', '-')",
         ),
         (
@@ -225,7 +225,7 @@ def test_a_32_byte_secret_is_enough() -> None:
     ("text", "expected"),
     [
         (
-            f'links:\n  keys:\n    - {{id: "k1\\n", secret: "${{KEY}}"}}',
+            'links:\n  keys:\n    - {id: "k1\\n", secret: "${KEY}"}',
             "site.yaml:3: links.keys[0].id: 'k1\\n' is not a key id (1-64 of letters, digits, '.', '_', '-')",
         ),
         (

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from gateway.policy import PolicyError, format_issues, load_policy_text
-from gateway.policy.notifications import Notifications, placeholders_of
+from gateway.policy.notifications import EgressRoute, Notifications, placeholders_of
 
 UPSTREAM = "http://helpdesk.test:8000"
 ENV = {"KEY": "raw:" + "a-link-signing-key-of-enough-length-0001", "SALT": "s" * 32, "SMTP_PASSWORD": "pw"}
@@ -113,3 +113,11 @@ def test_placeholders_of() -> None:
         placeholders_of("{case_id")
     with pytest.raises(ValueError, match="unknown placeholder"):
         placeholders_of("{case_id!r}")
+
+
+def test_an_egress_route_may_sit_at_the_root() -> None:
+    # For SDKs that drop the base URL's path (postmarker joins /email to the host).
+    assert EgressRoute(provider="postmark", upstream="https://api.postmarkapp.com", prefix="/").path_prefix == "/"
+    for bad in ("//", "/postmark", "postmark/"):
+        with pytest.raises(ValueError, match="is not a path prefix like /sendgrid/"):
+            EgressRoute(provider="postmark", upstream="https://api.postmarkapp.com", prefix=bad)

@@ -17,7 +17,6 @@ def main(username: str, password: str, queue_slug: str) -> None:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-
     from helpdesk.models import Queue
 
     call_command("migrate", interactive=False, verbosity=0)
