@@ -148,15 +148,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _use_uvloop(not args.no_uvloop)
 
     smtp = loaded.policy.notifications.smtp if loaded.policy.notifications.enabled else None
+    egress = loaded.policy.notifications.egress if loaded.policy.notifications.enabled else None
+    # The demo helpdesk sends SendGrid calls to the egress listener and stands in for SendGrid behind it.
+    sendgrid = next((f"http://{egress.listen.host}:{egress.listen.port}{route.path_prefix.rstrip('/')}"
+                     for route in egress.routes if route.provider == "sendgrid"), None) if egress else None
 
     async def main() -> None:
         # The relay's smarthost is the demo's sink; the helpdesk sends its notifications to the relay.
         sink = await MailSink().start(smtp.upstream.host, smtp.upstream.port) if smtp is not None else None
         relay = (smtp.listen.host, smtp.listen.port) if smtp is not None else None
-        helpdesk = await start_helpdesk(args.helpdesk_host, args.helpdesk_port, relay=relay, outbox=sink)
+        helpdesk = await start_helpdesk(args.helpdesk_host, args.helpdesk_port, relay=relay, outbox=sink,
+                                        egress=sendgrid)
         try:
             gateway = Gateway(loaded, policy_path=policy_path, default_upstream=helpdesk_url)
             mail = f", SMTP relay on {smtp.listen.host}:{smtp.listen.port}" if smtp is not None else ""
+            if egress is not None:
+                mail += f", egress listener on {egress.listen.host}:{egress.listen.port}"
             print(
                 f"demo helpdesk on http://{args.helpdesk_host}:{args.helpdesk_port}, "
                 f"gateway on http://{loaded.policy.listen.host}:{loaded.policy.listen.port}, "

@@ -254,7 +254,8 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     doc["upstream"]["url"] = f"http://127.0.0.1:{helpdesk.addresses[0][1]}"
     doc["store"] = {"url": f"sqlite:///{tmp_path / 'state.sqlite3'}"}
     doc["logging"]["access_log"] = False
-    doc["notifications"]["smtp"]["listen"]["port"] = 0  # the demo's relay, on a free port
+    doc["notifications"]["smtp"]["listen"]["port"] = 0  # the demo's relay and egress listener, on free ports
+    doc["notifications"]["egress"]["listen"]["port"] = 0
     loaded = load_policy_text(yaml.safe_dump(doc, sort_keys=False), "demo.yaml", base_dir=POLICIES)
     gateway = Gateway(loaded, Metrics())
     await gateway.start(watch=False)

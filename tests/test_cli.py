@@ -471,6 +471,8 @@ async def test_demo_runs_its_helpdesk_as_the_upstream_a_policy_leaves_out(tmp_pa
     doc["listen"]["port"], doc["admin"]["port"] = listen, admin
     doc["notifications"]["smtp"]["listen"]["port"] = relay
     doc["notifications"]["smtp"]["upstream"]["port"] = sink
+    doc["notifications"]["egress"]["listen"]["port"] = free_port()
+    doc["notifications"]["egress"]["routes"][0]["upstream"] = f"http://127.0.0.1:{helpdesk}"  # SendGrid's stand-in
     doc["store"]["url"] = f"sqlite:///{tmp_path}/state.sqlite3"
     doc["logging"]["access_log"] = False
     policy_path = tmp_path / "demo.yaml"
@@ -493,6 +495,14 @@ async def test_demo_runs_its_helpdesk_as_the_upstream_a_policy_leaves_out(tmp_pa
         status, outbox = await get(f"http://127.0.0.1:{helpdesk}/outbox")
         assert "New reply on your case support-2" in outbox and "http://127.0.0.1:8080/_l/" in outbox
         assert "4111" not in outbox and "+47 000 00 001" not in outbox and "charged twice" not in outbox
+        # The same notification as a SendGrid API call, through the egress listener.
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://127.0.0.1:{listen}/tickets/2/notify-api", allow_redirects=False) as resp:
+                assert resp.status == 303, await resp.text()
+        status, outbox = await get(f"http://127.0.0.1:{helpdesk}/outbox")
+        api_call = outbox[outbox.index("=== API call /v3/mail/send"):]
+        assert "New reply on your case support-2" in api_call and "/_l/" in api_call
+        assert "4111" not in api_call and "+47 000 00 001" not in api_call and "charged twice" not in api_call
         # A reload reads the file again and still has the demo's upstream.
         demo.signal(signal.SIGHUP)
         reloads = "privacy_gateway_policy_reloads_total"

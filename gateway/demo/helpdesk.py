@@ -27,7 +27,7 @@ from aiohttp.log import access_logger
 
 from . import pages, tools
 from .data import TICKETS, Ticket, find_ticket
-from .mail import MailSink, send_notification
+from .mail import ApiCall, ApiSink, MailSink, send_api, send_notification
 
 SESSION_COOKIE = "sessionid"
 ANALYTICS_COOKIE = "_ga"
@@ -67,6 +67,9 @@ SESSIONS = web.AppKey("sessions", Sessions)
 # Where the demo's notifications go (the gateway's SMTP relay), and the smarthost's sink behind it.
 RELAY = web.AppKey("relay", tuple)
 OUTBOX = web.AppKey("outbox", MailSink)
+# The gateway's egress route for SendGrid, and what reached the stand-in SendGrid (this helpdesk) behind it.
+EGRESS = web.AppKey("egress", str)
+API_OUTBOX = web.AppKey("api_outbox", ApiSink)
 routes = web.RouteTableDef()
 
 
@@ -116,6 +119,9 @@ async def ticket(request: web.Request) -> web.Response:
     if RELAY in request.app:
         body += (f'<form method="post" action="/tickets/{found.id}/notify"><button>Send the notification '
                  'e-mail through the gateway</button></form>')
+    if EGRESS in request.app:
+        body += (f'<form method="post" action="/tickets/{found.id}/notify-api"><button>Send it through the '
+                 'mail API (SendGrid) instead</button></form>')
     return _page(request, f"#{found.id} {found.subject}", body)
 
 
@@ -133,6 +139,30 @@ async def notify(request: web.Request) -> web.Response:
     return _see_other("/outbox")
 
 
+@routes.post(r"/tickets/{id:\d{1,9}}/notify-api")
+async def notify_api(request: web.Request) -> web.Response:
+    """Send the ticket's notification as a SendGrid API call to the gateway's egress listener."""
+    found = _ticket_or_404(request)
+    if EGRESS not in request.app:
+        raise web.HTTPNotFound()
+    try:
+        status = await send_api(found, request.app[EGRESS])
+    except Exception as exc:  # the demo shows what went wrong
+        return _page(request, "Not sent", f"<h1>Not sent</h1><p>{escape(str(exc))}</p>", status=502)
+    if status >= 300:
+        return _page(request, "Not sent", f"<h1>Not sent</h1><p>The gateway answered {status}.</p>", status=502)
+    return _see_other("/outbox")
+
+
+@routes.post("/v3/mail/send")
+async def sendgrid_stand_in(request: web.Request) -> web.Response:
+    """SendGrid's mail send, as the demo's provider behind the egress listener: keeps the call, answers 202."""
+    if API_OUTBOX not in request.app:
+        raise web.HTTPNotFound()
+    request.app[API_OUTBOX].calls.append(ApiCall(request.path, await request.read()))
+    return web.Response(status=202)
+
+
 @routes.get("/outbox")
 async def outbox(request: web.Request) -> web.Response:
     """What the smarthost received from the relay, newest first: what would reach the mailboxes."""
@@ -140,6 +170,9 @@ async def outbox(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     parts = [f"=== to {', '.join(m.recipients)}\n{m.data.decode('utf-8', 'replace')}"
              for m in reversed(request.app[OUTBOX].messages)]
+    if API_OUTBOX in request.app:
+        parts += [f"=== API call {c.path}\n{c.body.decode('utf-8', 'replace')}\n"
+                  for c in reversed(request.app[API_OUTBOX].calls)]
     return web.Response(text="\n".join(parts) or "(nothing sent yet)\n", content_type="text/plain")
 
 
@@ -236,7 +269,8 @@ async def live_script(request: web.Request) -> web.Response:
     return web.Response(text=pages.LIVE_JS, content_type="text/javascript", headers={"Cache-Control": "max-age=3600"})
 
 
-def make_app(*, relay: tuple[str, int] | None = None, outbox: MailSink | None = None) -> web.Application:
+def make_app(*, relay: tuple[str, int] | None = None, outbox: MailSink | None = None,
+             egress: str | None = None) -> web.Application:
     """A fresh demo helpdesk (its own, empty, session store); ``relay`` and ``outbox`` turn its e-mail on."""
     app = web.Application()
     app[SESSIONS] = Sessions()
@@ -244,15 +278,19 @@ def make_app(*, relay: tuple[str, int] | None = None, outbox: MailSink | None = 
         app[RELAY] = relay
     if outbox is not None:
         app[OUTBOX] = outbox
+    if egress is not None:
+        app[EGRESS] = egress
+        app[API_OUTBOX] = ApiSink()
     app.add_routes(routes)
     tools.setup(app)
     return app
 
 
 async def start_helpdesk(host: str = "127.0.0.1", port: int = 8081, *, access_log: bool = False,
-                         relay: tuple[str, int] | None = None, outbox: MailSink | None = None) -> web.AppRunner:
+                         relay: tuple[str, int] | None = None, outbox: MailSink | None = None,
+                         egress: str | None = None) -> web.AppRunner:
     """Serve the demo helpdesk on ``host:port`` (0 picks a free port); ``await runner.cleanup()`` stops it."""
-    runner = web.AppRunner(make_app(relay=relay, outbox=outbox), access_log=access_logger if access_log else None, shutdown_timeout=5.0)
+    runner = web.AppRunner(make_app(relay=relay, outbox=outbox, egress=egress), access_log=access_logger if access_log else None, shutdown_timeout=5.0)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
