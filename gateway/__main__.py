@@ -40,6 +40,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         count = len(exc.issues)
         print(f"{args.policy}: {count} error{'s' if count != 1 else ''}; policy is NOT valid", file=sys.stderr)
         return 1
+    except (ValueError, RuntimeError) as exc:  # a part that validated alone but cannot be compiled with the rest
+        print(f"{args.policy}: {exc}", file=sys.stderr)
+        print(f"{args.policy}: 1 error; policy is NOT valid", file=sys.stderr)
+        return 1
     print(f"{args.policy}: policy is valid (checksum {loaded.checksum[:12]}, {len(loaded.files)} file(s))")
     return 0
 

@@ -175,6 +175,7 @@ def _compile(sources: list[Source], env: Mapping[str, str] | None, default_upstr
     policy = _validate(root, issues)
     issues += _check_names(root, "routes", "route") + _check_names(root, "firewall.rules", "rule")
     issues += _check_names(root, "notifications.rules", "rule") + _check_notification_names(root)
+    issues += _check_notification_link(root)
     if complete:  # a list defined in an unreadable file would show up as unknown
         issues += _check_ip_lists(root)
     if issues or policy is None:
@@ -343,6 +344,19 @@ def _check_notification_names(root: Node) -> list[Issue]:
                 message += f" (define {section})"
             issues.append(Issue(node.file, node.line, ("notifications", "rules", index, key), node.redact(message)))
     return issues
+
+
+def _check_notification_link(root: Node) -> list[Issue]:
+    """A neutral message's link is signed with the links key ring and served by the links endpoint."""
+    link = _child(root, "notifications.link")
+    enabled = _child(root, "notifications.enabled")
+    if link is None or enabled is None or enabled.value is not True:
+        return []
+    links_on = _child(root, "links.enabled")
+    if not _items(_child(root, "links.keys")) or links_on is None or links_on.value is not True:
+        message = "the case link is signed and served by links: set links.enabled: true and links.keys"
+        return [Issue(link.file, link.line, ("notifications", "link"), message)]
+    return []
 
 
 def _references(root: Node, lists: dict[str, Node]) -> Iterator[tuple[Loc, Node]]:

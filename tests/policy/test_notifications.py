@@ -121,3 +121,9 @@ def test_an_egress_route_may_sit_at_the_root() -> None:
     for bad in ("//", "/postmark", "postmark/"):
         with pytest.raises(ValueError, match="is not a path prefix like /sendgrid/"):
             EgressRoute(provider="postmark", upstream="https://api.postmarkapp.com", prefix=bad)
+
+
+def test_a_case_link_needs_the_links_key_ring_and_endpoint() -> None:
+    without_links = FULL.replace('links:\n  enabled: true\n  keys: [{id: k1, secret: "${KEY}"}]\n', "")
+    assert "site.yaml:18: notifications.link: the case link is signed and served by links: set links.enabled: " \
+        "true and links.keys" in errors_of(without_links)
