@@ -81,7 +81,7 @@ def test_exemptions_are_current() -> None:
 
 
 BUILDING_BLOCKS = ("http", "rewrite", "policy", "store", "lib")
-FEATURES = ("filters", "consent", "links", "notify", "demo")
+FEATURES = ("filters", "consent", "links", "notify", "sensitive", "demo")
 
 
 def imported_gateway_modules(path: Path) -> set[str]:

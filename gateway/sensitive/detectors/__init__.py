@@ -1,0 +1,1 @@
+"""One module per kind of personal data: each a detector class (see ``..base.Detector``)."""

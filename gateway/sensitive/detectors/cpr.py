@@ -1,0 +1,76 @@
+"""Danish CPR number: ``DDMMYY-SSSS``, a birth date and a serial whose first digit sets the century.
+
+The mod-11 check was given up in 2007, so any valid date followed by four
+digits is a CPR shape: a bare ten-digit run is reported only next to a
+positive context word (``CPR``, ``personnummer``), a hyphenated one also
+without (0.6; 0.9 with a positive word, 0.3 with a negative one).
+
+``DDMMYY-SSSS`` is also the shape of a Swedish personnummer (``YYMMDD-SSSS``)
+and of a HETU with a digit check character. This detector reports every
+CPR shape; where the value passes the other country's check too, that
+detector reports it with a higher confidence unless a Danish word (``CPR``)
+is near, which is negative for them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterator
+from typing import ClassVar
+
+from ..base import Detection
+from ..context import COMMON_NEGATIVE, CONTEXT_REACH, LEFT_EDGE, RIGHT_EDGE, Context, Cue, merge
+
+_PATTERN = re.compile(LEFT_EDGE + r"(?P<date>[0-9]{6})(?P<sep>-?)(?P<serial>[0-9]{4})" + RIGHT_EDGE)
+
+POSITIVE = {
+    "da": ("cpr*", "cpr-nr", "cpr-nr.", "cpr-nummer*", "cprnr", "personnummer*", "personnr", "personnr.",
+           "cpr nummer*"),
+    "en": ("cpr", "national id*", "personal identity number*", "personal id*", "civil registration number*",
+           "identity number*", "social security number*", "ssn"),
+}
+# The other Nordic IDs sharing the shape.
+NEGATIVE = {
+    "sv": ("samordningsnummer*",),
+    "nb": ("fødselsnummer*", "d-nummer*"),
+    "fi": ("henkilötunnu*", "hetu", "sotu"),
+}
+
+HYPHENATED = {Cue.POSITIVE: 0.9, Cue.NONE: 0.6, Cue.NEGATIVE: 0.3}
+BARE = {Cue.POSITIVE: 0.9}
+
+
+def birth_date(digits: str) -> datetime.date | None:
+    """The birth date in a 10-digit CPR (the 7th digit and the year set the century), or None if there is none."""
+    day, month, year, seventh = int(digits[0:2]), int(digits[2:4]), int(digits[4:6]), digits[6]
+    if seventh in "0123":
+        year += 1900
+    elif seventh in "49":
+        year += 2000 if year <= 36 else 1900
+    else:
+        year += 2000 if year <= 57 else 1800
+    try:
+        return datetime.date(year, month, day)
+    except ValueError:
+        return None
+
+
+class CprDetector:
+    """Danish CPR numbers (``dk_cpr``)."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("dk_cpr",)
+    context_reach: ClassVar[int] = CONTEXT_REACH
+
+    def __init__(self) -> None:
+        self._context = Context(POSITIVE, merge(COMMON_NEGATIVE, NEGATIVE))
+
+    def find(self, text: str) -> Iterator[Detection]:
+        for match in _PATTERN.finditer(text):
+            if birth_date(match["date"] + match["serial"]) is None:
+                continue
+            start, end = match.span()
+            table = HYPHENATED if match["sep"] else BARE
+            confidence = table.get(self._context.cue(text, start, end))
+            if confidence is not None:
+                yield Detection("dk_cpr", start, end, confidence)

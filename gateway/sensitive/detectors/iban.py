@@ -1,0 +1,56 @@
+"""IBANs (``iban``): python-stdnum's check (mod 97, the country's length and BBAN format, national check digits where it has them).
+
+Printed compact (``NO9386011117947``) or in groups of four separated by one
+space (``NO93 8601 1117 947``), upper or lower case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import ClassVar
+
+from stdnum import iban as stdnum_iban
+
+from ..base import Detection
+from ..scanner import DIGITS, IBAN_START
+
+# Country, check digits, then either a compact BBAN or space-separated groups of four (the last may be shorter).
+_CANDIDATE = re.compile(
+    r"(?<![\w])[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{8,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?)(?!\w)"
+)
+
+
+class IbanDetector:
+    """IBANs valid by python-stdnum's ``stdnum.iban``."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("iban",)
+    # Upper-case country code, or the digits of the BBAN for one in lower case.
+    trigger: ClassVar[tuple[str, ...]] = (IBAN_START, DIGITS)
+    confidence: ClassVar[float] = 0.95
+
+    def find(self, text: str) -> Iterator[Detection]:
+        pos = 0
+        while True:
+            match = _CANDIDATE.search(text, pos)
+            if match is None:
+                return
+            found = self._longest_valid(match.group())
+            if found:
+                yield Detection("iban", match.start(), match.start() + found, self.confidence)
+                pos = match.start() + found
+            else:
+                pos = match.start() + 1
+
+    @staticmethod
+    def _longest_valid(candidate: str) -> int:
+        """Length of the longest valid IBAN that ``candidate`` starts with, cut at a group boundary (0: none)."""
+        if stdnum_iban.is_valid(candidate):
+            return len(candidate)
+        # Grouped text may run into a following group of four ("NO93 8601 1117 947 2024"): drop groups.
+        cut = candidate.rfind(" ")
+        while cut > 4:
+            if stdnum_iban.is_valid(candidate[:cut]):
+                return cut
+            cut = candidate.rfind(" ", 0, cut)
+        return 0

@@ -1,0 +1,102 @@
+"""Phone numbers (``phone``): E.164 and national formats, validated by ``phonenumbers``.
+
+A cheap regex finds candidates (digits with single spaces, dashes or
+parentheses, an optional ``+`` or ``00``); only those are parsed. A number
+with ``+``/``00`` is parsed as international; otherwise it must be a valid
+number of one of the default regions (NO, SE, DK, FI, GB), in order, and in
+regions with a trunk prefix (0 in SE, FI, GB) it must start with it.
+
+Lookalikes that are numbers of another kind are not candidates: dates
+(``2024-03-12``, ``12-03-2024``; dotted forms never are), Swedish, Danish and
+Finnish ID shapes (``900101-1234``, ``19900101-1234``), a bare run of 11
+digits (Norwegian national IDs; an 11-digit national phone number is printed
+with spaces), and a number right after an order, invoice or ticket word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import ClassVar
+
+import phonenumbers
+
+from ..base import Detection
+
+_CANDIDATE = re.compile(r"(?<![\w+#/.,:-])(?:\+|\b00)?\(?\d(?:[ \-()]{0,2}\d){5,16}(?![\w]|[.,/:-]\d)")
+_LOOKALIKE = re.compile(
+    r"\d{4}-\d{2}-\d{2}|\d{2}-\d{2}-\d{4}|\d{6}[-+]\d{4}|\d{8}[-+]\d{4}|\d{11}"
+)
+_NOT_A_PHONE_WORD = re.compile(
+    r"(?:order|ordre|ordrenr|order\s*no|invoice|faktura|fakturanr|lasku|tilaus|ticket|sak|saksnr|ärende|case"
+    r"|kundenr|kundenummer|kundnummer|asiakasnumero|ref|imei|kid|konto|kontonr|account)\.?\s*(?:nr\.?|no\.?|number|#)?"
+    r"\s*[:#]?\s*\Z",
+    re.IGNORECASE,
+)
+_WORD_REACH = 24
+DEFAULT_REGIONS = ("NO", "SE", "DK", "FI", "GB")
+
+
+class PhoneDetector:
+    """Valid phone numbers, international or national in one of ``regions``."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("phone",)
+    context_reach: ClassVar[int] = _WORD_REACH
+    international_confidence: ClassVar[float] = 0.8
+    national_confidence: ClassVar[float] = 0.6
+
+    def __init__(self, regions: Sequence[str] = DEFAULT_REGIONS) -> None:
+        known = phonenumbers.SUPPORTED_REGIONS
+        unknown = [r for r in regions if r not in known]
+        if unknown:
+            raise ValueError(f"unknown phone region(s): {', '.join(unknown)}")
+        self.regions = tuple(regions)
+        # Per region: trunk prefix, country code, lengths of a national significant number.
+        self._national: dict[str, tuple[str, int, frozenset[int]]] = {}
+        for region in self.regions:
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+            if metadata is None or metadata.country_code is None:
+                raise ValueError(f"no phone metadata for region {region}")
+            general = metadata.general_desc
+            lengths = frozenset(general.possible_length or ()) if general is not None else frozenset()
+            self._national[region] = (metadata.national_prefix or "", metadata.country_code, lengths)
+
+    def find(self, text: str) -> Iterator[Detection]:
+        for match in _CANDIDATE.finditer(text):
+            span = self._valid_span(match.group())
+            if span is None:
+                continue
+            start, end = match.start() + span[0], match.start() + span[1]
+            if text[start] != "+" and _NOT_A_PHONE_WORD.search(text, max(0, start - _WORD_REACH), start):
+                continue
+            international = text.startswith(("+", "00"), start)
+            confidence = self.international_confidence if international else self.national_confidence
+            yield Detection("phone", start, end, confidence)
+
+    def _valid_span(self, candidate: str) -> tuple[int, int] | None:
+        """The whole candidate when it is a valid number (a part of a longer number is not a phone)."""
+        return (0, len(candidate)) if self._is_phone(candidate) else None
+
+    def _is_phone(self, piece: str) -> bool:
+        digits = re.sub(r"\D", "", piece)
+        if not 6 <= len(digits) <= 15 or piece.count("(") != piece.count(")"):
+            return False
+        if _LOOKALIKE.fullmatch(piece):
+            return False
+        international = piece.startswith("+") or piece.startswith("00")
+        try:
+            if international:
+                number = phonenumbers.parse("+" + piece[2:] if piece.startswith("00") else piece, None)
+                return bool(phonenumbers.is_valid_number(number))
+            for region in self.regions:
+                trunk, country, lengths = self._national[region]
+                nsn = digits[len(trunk):] if trunk else digits
+                if (trunk and not digits.startswith(trunk)) or len(nsn) not in lengths:
+                    continue
+                # Built directly, not parsed: the digits are known, and parsing costs most of the time.
+                number = phonenumbers.PhoneNumber(country_code=country, national_number=int(nsn))
+                if phonenumbers.is_valid_number_for_region(number, region):
+                    return True
+        except phonenumbers.NumberParseException:
+            return False
+        return False

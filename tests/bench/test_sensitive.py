@@ -1,0 +1,33 @@
+"""bench/sensitive_eval.py and bench/sensitive_speed.py on tiny sizes: a row per kind, a number per text."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def run(script: str, *args: str) -> list[str]:
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_eval_prints_precision_and_recall_per_kind() -> None:
+    lines = run("sensitive_eval.py", "--samples", "200", "--seed", "3")
+    assert lines[0].split()[:3] == ["kind", "precision", "recall"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert {"card", "iban", "email", "phone"} <= set(rows)
+    for kind in ("card", "iban", "email", "phone"):
+        precision, recall, tp, _fp, _fn = rows[kind]
+        assert float(precision) >= 0.99 and float(recall) >= 0.99 and int(tp) > 0
+
+
+def test_speed_prints_mb_per_second_per_text() -> None:
+    lines = run("sensitive_speed.py", "--size", "20000", "--rounds", "1")
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert set(rows) == {"helpdesk", "dense"}
+    assert all(float(rate) > 0 for rate, _found in rows.values())
