@@ -29,8 +29,8 @@ import re
 from typing import Any
 
 from ..rewriter import ApiContent, Notifier
-from .base import ApiRefusal, ApiRequest, Provider, Rewritten, dump, json_body
-from .push import decide_push, strings_in
+from .base import ApiRefusal, ApiRequest, Provider, Rewritten, dump, json_body, strings_of
+from .push import decide_push
 
 _KEPT_APS = ("badge", "sound", "category", "thread-id", "content-available", "mutable-content", "interruption-level",
              "relevance-score")
@@ -51,7 +51,7 @@ def send(provider: Provider, request: ApiRequest, notifier: Notifier) -> Rewritt
     title = alert.get("title") if isinstance(alert, dict) else None
     subject = title if isinstance(title, str) else (alert if isinstance(alert, str) else "")
     custom = {key: value for key, value in payload.items() if key != "aps"}
-    texts = strings_in(alert) + strings_in({k: v for k, v in aps.items() if k != "alert"}) + strings_in(custom)
+    texts = strings_of(alert) + strings_of({k: v for k, v in aps.items() if k != "alert"}) + strings_of(custom)
     decisions, push = decide_push(notifier, provider.route, ApiContent(subject, tuple(texts)))
     if push is None:
         return Rewritten(request.body, decisions=decisions)

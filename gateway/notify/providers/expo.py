@@ -22,8 +22,8 @@ from typing import Any
 
 from ..rewriter import ApiContent, Notifier
 from ..rules import Decision
-from .base import ApiRefusal, ApiRequest, Provider, Rewritten, dump, json_body
-from .push import decide_push, strings_in
+from .base import ApiRefusal, ApiRequest, Provider, Rewritten, dump, json_body, strings_of
+from .push import decide_push
 
 _KEPT = ("to", "ttl", "expiration", "priority", "sound", "badge", "interruptionLevel", "channelId", "categoryId",
          "mutableContent", "_contentAvailable", "_displayInForeground")
@@ -40,7 +40,7 @@ def _message(provider: Provider, message: Any,
     if title is not None and not isinstance(title, str):
         raise provider.error(400, "title: must be a string", "bad_payload")
     visible = [message[key] for key in _VISIBLE if isinstance(message.get(key), str)]
-    content = ApiContent(title or "", tuple(visible + strings_in(message)))
+    content = ApiContent(title or "", tuple(visible + strings_of(message)))
     decisions, push = decide_push(notifier, provider.route, content)
     if push is None:
         return None, decisions

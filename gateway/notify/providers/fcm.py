@@ -33,8 +33,8 @@ import re
 from typing import Any
 
 from ..rewriter import ApiContent, Notifier
-from .base import ApiRefusal, ApiRequest, Provider, Rewritten, dump, json_body
-from .push import HiddenPush, decide_push, strings_in
+from .base import ApiRefusal, ApiRequest, Provider, Rewritten, dump, json_body, strings_of
+from .push import HiddenPush, decide_push
 
 _KEPT_MESSAGE = ("token", "topic", "condition", "fid")
 _KEPT_ANDROID = ("collapse_key", "priority", "ttl", "restricted_package_name", "direct_boot_ok",
@@ -91,7 +91,7 @@ def _texts(provider: Provider, message: dict[str, Any]) -> tuple[str, list[str]]
     elif alert is not None:
         raise provider.error(400, "message.apns.payload.aps.alert: must be a string or an object", "bad_payload")
     titles = [b["title"] for b in blocks if b is not None and isinstance(b.get("title"), str)]
-    visible = [s for b in blocks if b is not None for s in strings_in(b)]
+    visible = [s for b in blocks if b is not None for s in strings_of(b)]
     return (titles[0] if titles else ""), visible
 
 
@@ -149,7 +149,7 @@ def messages_send(provider: Provider, request: ApiRequest, notifier: Notifier) -
     if message.get("data") is not None and not isinstance(message["data"], dict):
         raise provider.error(400, "message.data: must be an object", "bad_payload")
     title, visible = _texts(provider, message)
-    content = ApiContent(title, tuple(visible + strings_in(message)))
+    content = ApiContent(title, tuple(visible + strings_of(message)))
     decisions, push = decide_push(notifier, provider.route, content)
     if push is None:
         return Rewritten(request.body, decisions=decisions)

@@ -44,7 +44,7 @@ from ..compose import KEPT_FIELDS, compose
 from ..message import Notification, html_text
 from ..rewriter import ApiContent, Notifier
 from ..rules import Decision
-from .base import ApiRequest, Provider, Rewritten, hidden_texts
+from .base import ApiRequest, Provider, Rewritten, hidden_texts, strings_of
 
 _KEPT_FIELDS = frozenset({
     "from", "to", "cc", "bcc", "o:tag", "o:dkim", "o:secondary-dkim", "o:secondary-dkim-public",
@@ -161,14 +161,6 @@ def _kept(form: Form, *, without: frozenset[str] = frozenset()) -> list[Field]:
             if f.name not in without and (f.name in _KEPT_FIELDS or f.name.lower() in _KEPT_HEADERS)]
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _strings(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    return []
 
 
 def _json(provider: Provider, form: Form, name: str) -> Any:
@@ -191,7 +183,7 @@ def messages(provider: Provider, request: ApiRequest, notifier: Notifier) -> Rew
     if variables is not None and not isinstance(variables, dict):
         raise provider.error(400, "'recipient-variables' must be a JSON object", "bad_form")
     bodies = form.values("text") + [html_text(v) for key in ("html", "amp-html") for v in form.values(key)]
-    bodies += _strings(_json(provider, form, "t:variables")) + _strings(variables)
+    bodies += strings_of(_json(provider, form, "t:variables")) + strings_of(variables)
     bodies += [f.text for f in form.fields if f.name.startswith("v:")]
     neutral = hidden_texts(notifier, decisions, ApiContent(subject, tuple(bodies), None, names), recipients,
                            subject)

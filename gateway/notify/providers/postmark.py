@@ -30,7 +30,7 @@ from typing import Any
 from ..message import html_text
 from ..rewriter import ApiContent, Neutral, Notifier
 from ..rules import Decision
-from .base import ApiRefusal, ApiRequest, Provider, Rewritten, dump, hidden_texts, json_body
+from .base import ApiRefusal, ApiRequest, Provider, Rewritten, dump, hidden_texts, json_body, strings_of
 
 _KEPT = ("From", "To", "Cc", "Bcc", "ReplyTo", "Tag", "MessageStream")
 _KEPT_HEADERS = frozenset({"message-id", "in-reply-to", "references"})
@@ -38,14 +38,6 @@ _KEPT_HEADERS = frozenset({"message-id", "in-reply-to", "references"})
 _ERROR_CODES = {"bad_json": 402, "notification_blocked": 405}
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _strings(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    return []
 
 
 def _text(provider: Provider, message: dict[str, Any], key: str) -> str:
@@ -80,7 +72,7 @@ class _Message:
                               for d in decisions)
         self.decisions: tuple[Decision, ...] = decisions
         bodies = [_text(provider, message, "TextBody"), html_text(_text(provider, message, "HtmlBody"))]
-        content = ApiContent(subject, tuple(bodies + _strings(message.get("TemplateModel"))), None, names)
+        content = ApiContent(subject, tuple(bodies + strings_of(message.get("TemplateModel"))), None, names)
         self.neutral: Neutral | None = hidden_texts(notifier, decisions, content, recipients, subject)
 
     @property

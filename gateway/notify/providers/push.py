@@ -45,15 +45,6 @@ class HiddenPush:
         return {key: value for key, value in original.items() if key in self.keys}
 
 
-def strings_in(value: Any) -> list[str]:
-    """Every string inside a JSON value, searched for the case id and the case link."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in strings_in(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in strings_in(item)]
-    return []
 
 
 def decide_push(notifier: Notifier, route: EgressRoute,

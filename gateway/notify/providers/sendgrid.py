@@ -20,7 +20,7 @@ from typing import Any
 
 from ..message import html_text
 from ..rewriter import ApiContent, Notifier
-from .base import ApiRefusal, ApiRequest, Provider, Rewritten, dump, hidden_texts, json_body
+from .base import ApiRefusal, ApiRequest, Provider, Rewritten, dump, hidden_texts, json_body, strings_of
 
 _KEPT_TOP = ("from", "reply_to", "reply_to_list", "send_at", "batch_id", "asm", "ip_pool_name", "categories")
 _KEPT_HEADERS = frozenset({"message-id", "in-reply-to", "references"})
@@ -30,15 +30,6 @@ def _addresses(entries: Any) -> list[dict[str, Any]]:
     return [entry for entry in entries if isinstance(entry, dict)] if isinstance(entries, list) else []
 
 
-def _strings(value: Any) -> list[str]:
-    """Every string inside a JSON value (template variables are searched for the case id and link)."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _strings(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
-    return []
 
 
 def mail_send(provider: Provider, request: ApiRequest, notifier: Notifier) -> Rewritten:
@@ -72,7 +63,7 @@ def mail_send(provider: Provider, request: ApiRequest, notifier: Notifier) -> Re
             html = str(part.get("type", "")).lower() == "text/html"
             bodies.append(html_text(part["value"]) if html else part["value"])
     for personalization in personalizations:
-        bodies += _strings(personalization.get("dynamic_template_data")) + _strings(
+        bodies += strings_of(personalization.get("dynamic_template_data")) + strings_of(
             personalization.get("substitutions"))
     content = ApiContent(subject, tuple(bodies), None, names)
     neutral = hidden_texts(notifier, decisions, content, recipients, subject)

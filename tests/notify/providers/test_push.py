@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from gateway.notify.providers.push import HiddenPush, decide_push, strings_in
+from gateway.notify.providers.base import strings_of
+from gateway.notify.providers.push import HiddenPush, decide_push
 from gateway.notify.rewriter import ApiContent, Notifier, Refusal
 from gateway.policy.links import Links
 from gateway.policy.notifications import EgressRoute, Notifications
@@ -79,5 +80,5 @@ def test_neutral_mode_needs_no_case_id_when_the_template_does_not() -> None:
     assert push == HiddenPush("New reply", "There is a new reply.", frozenset(), None)
 
 
-def test_strings_in_finds_every_string_of_a_json_value() -> None:
-    assert strings_in({"a": ["x", {"b": "y"}, 1, None], "c": "z"}) == ["x", "y", "z"]
+def test_strings_of_finds_every_string_of_a_json_value() -> None:
+    assert strings_of({"a": ["x", {"b": "y"}, 1, None], "c": "z"}) == ["x", "y", "z"]
