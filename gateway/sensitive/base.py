@@ -30,3 +30,17 @@ class Detector(Protocol):
     kinds: ClassVar[tuple[str, ...]]
 
     def find(self, text: str) -> Iterator[Detection]: ...
+
+
+class BoundedDetector(Protocol):
+    """A detector that can search part of a text (``bounded = True``): the scanner then passes no slices.
+
+    ``find(text, start, end)`` reports the values within ``text[start:end]``, deciding on them
+    as on the whole text (context words are read outside the bounds); a value running past
+    ``end`` may be reported cut there (the scanner makes its bounds so that never matters).
+    """
+
+    kinds: ClassVar[tuple[str, ...]]
+    bounded: ClassVar[bool]
+
+    def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]: ...

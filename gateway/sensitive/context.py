@@ -8,7 +8,14 @@ for them in a bounded window before the value (labels come first) and a
 little after it (``01019012345 (fnr)``). The nearest word wins, a word
 after the value counting at twice its distance (after a value more often
 comes the label of the next one: ``fnr: 01019012345 tlf: 22334455``); a tie
-goes to the word before.
+goes to the word before. A word after the value is not read past the end
+of its sentence (``01019012345. Tlf 22334455``: the label of what follows).
+
+A national ID named with its country (``finsk personnummer``, ``norjalainen
+henkilötunnus``, ``Swedish personal number``: :data:`NATIONALITY` before an
+ID word of any language, :data:`ID_WORDS`) is a phrase of its own: positive
+for the detector of that country (``Context(..., country="fi")``), negative
+for the other countries' detectors, whatever the language of the ID word.
 
 Words match case-insensitively as whole words; a word ending in ``*`` is a
 stem and matches any word it begins (``henkilötunnu*`` finds
@@ -73,6 +80,26 @@ COMMON_NEGATIVE: dict[str, tuple[str, ...]] = {
 }
 
 
+# Country adjectives, by the detector's country: Norwegian/Danish, Swedish, Finnish (nominative and
+# genitive) and English forms.
+NATIONALITY: dict[str, tuple[str, ...]] = {
+    "no": ("norsk", "norske", "norskt", "norska", "norjalainen", "norjalaisen", "norwegian"),
+    "se": ("svensk", "svenske", "svenskt", "svenska", "ruotsalainen", "ruotsalaisen", "swedish"),
+    "fi": ("finsk", "finske", "finskt", "finska", "suomalainen", "suomalaisen", "finnish"),
+    "dk": ("dansk", "danske", "danskt", "danska", "tanskalainen", "tanskalaisen", "danish"),
+}
+# What a national ID is called, in any of the languages: after a country adjective, the country decides.
+ID_WORDS = (
+    "personnummer*", "personnumret", "personnr", "personnr.", "fødselsnummer*", "fødselsnr", "födelsenummer*",
+    "personbeteckning*", "identitetsnummer*", "id-nummer*", "henkilötunnu*", "hetu", "cpr*", "cpr-nr.",
+    "personal number*", "personal identity number*", "personal identity code*", "personal id*", "national id*",
+    "identity number*", "id number*", "social security number*", "ssn",
+)
+
+# A sentence ends between a value and a word after it: the word belongs to what follows.
+_SENTENCE_END = re.compile(r"[.!?;](?:\s|\Z)|\n")
+
+
 class Cue(enum.IntEnum):
     """What the nearest context word says about a value."""
 
@@ -90,10 +117,43 @@ def merge(*maps: Words) -> dict[str, tuple[str, ...]]:
     return {language: tuple(dict.fromkeys(items)) for language, items in merged.items()}
 
 
-def _alternative(word: str) -> str:
-    stem = word.endswith("*")
-    body = re.escape(word.rstrip("*").strip().lower()).replace(r"\ ", r"\s+")
-    return body + (r"\w*" if stem else "")
+class _Node(dict[str, "_Node"]):
+    end = False
+    stem = False
+
+
+def _trie(words: Iterable[str]) -> str:
+    """The words as one pattern that shares their common beginnings (a regex tries alternatives one by one).
+
+    Where one word continues another, the longer one is tried first, as in a list sorted
+    longest first.
+    """
+    root = _Node()
+    for word in words:
+        node = root
+        body = word.rstrip("*").strip().lower()
+        for char in body:
+            node = node.setdefault(r"\s+" if char == " " else re.escape(char), _Node())
+        node.end = True
+        node.stem = node.stem or word.endswith("*")
+    return _emit(root)
+
+
+def _emit(node: _Node) -> str:
+    branches = [token + _emit(child) for token, child in node.items()]
+    if node.stem:
+        branches.append(r"\w*")
+    if not branches:
+        return ""
+    optional = node.end and not node.stem
+    if len(branches) == 1 and not optional:
+        return branches[0]
+    return "(?:" + "|".join(branches) + ")" + ("?" if optional else "")
+
+
+def _phrase(adjectives: Iterable[str]) -> str:
+    """One of ``adjectives`` and one of the :data:`ID_WORDS`, as a pattern."""
+    return _trie(adjectives) + r"\s+" + _trie(ID_WORDS)
 
 
 class Context:
@@ -110,20 +170,32 @@ class Context:
         after: int = 16,
         boost: float = 0.15,
         penalty: float = 0.4,
+        country: str | None = None,
     ) -> None:
         pos = sorted({w for words in positive.values() for w in words}, key=len, reverse=True)
         neg = sorted({w for words in negative.values() for w in words} - set(pos), key=len, reverse=True)
         if not pos and not neg:
             raise ValueError("a context needs at least one word")
+        if country is not None and country not in NATIONALITY:
+            raise ValueError(f"unknown country {country!r}")
+        alternatives: dict[str, list[str]] = {"pos": [_trie(pos)] if pos else [], "neg": [_trie(neg)] if neg else []}
+        phrase_reach = 0
+        if country is not None:
+            # First in their group: a phrase starts before its ID word, so it is the match found there.
+            others = [a for c, adjectives in NATIONALITY.items() if c != country for a in adjectives]
+            alternatives["pos"].insert(0, _phrase(NATIONALITY[country]))
+            alternatives["neg"].insert(0, _phrase(others))
+            longest = max(len(a) for adjectives in NATIONALITY.values() for a in adjectives)
+            phrase_reach = longest + 1 + max(len(w) for w in ID_WORDS)
         groups = []
-        for name, words in (("pos", pos), ("neg", neg)):
-            if words:
-                groups.append(f"(?P<{name}>{'|'.join(_alternative(w) for w in words)})")
+        for name, items in alternatives.items():
+            if items:
+                groups.append(f"(?P<{name}>{'|'.join(items)})")
         self._pattern = re.compile(r"(?<!\w)(?:" + "|".join(groups) + r")(?!\w)", re.IGNORECASE)
         self._before = before
         self._after = after
         # How far past the window a word may run, so a word at its edge is matched whole.
-        self._reach = max(len(w) for w in pos + neg) + 8
+        self._reach = max(phrase_reach, *(len(w) for w in pos + neg)) + 8
         self._boost = boost
         self._penalty = penalty
 
@@ -142,7 +214,8 @@ class Context:
                 distance = start - match.end()
         following = self._pattern.search(text, end, min(len(text), end + self._after + self._reach))
         if (following is not None and following.start() - end <= self._after
-                and 2 * (following.start() - end) < distance):
+                and 2 * (following.start() - end) < distance
+                and not _SENTENCE_END.search(text, end, following.start())):
             best = Cue.POSITIVE if following.lastgroup == "pos" else Cue.NEGATIVE
         return best
 

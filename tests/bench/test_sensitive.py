@@ -31,3 +31,16 @@ def test_speed_prints_mb_per_second_per_text() -> None:
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert set(rows) == {"helpdesk", "dense"}
     assert all(float(rate) > 0 for rate, _found in rows.values())
+
+
+def test_eval_shows_misclassified_values_in_their_context_on_request() -> None:
+    assert "" not in run("sensitive_eval.py", "--samples", "300", "--seed", "1")
+    lines = run("sensitive_eval.py", "--samples", "4000", "--seed", "1", "--show-errors", "2")
+    errors = lines[lines.index("") + 1:] if "" in lines else []
+    counts = {line.split()[0]: line.split()[1:] for line in lines[1:lines.index("")]} if errors else {}
+    for line in errors:
+        what, kind = line.split()[0], line.split()[1].rstrip(":")
+        assert what in ("FP", "FN") and "[[" in line and "]]" in line
+        assert int(counts[kind][3 if what == "FP" else 4]) > 0
+    per_kind = [tuple(line.split()[:2]) for line in errors]
+    assert all(per_kind.count(key) <= 2 for key in per_kind)

@@ -136,3 +136,47 @@ def test_clamp() -> None:
 def test_edges_keep_a_value_out_of_longer_numbers(text: str, found: list[str]) -> None:
     pattern = re.compile(LEFT_EDGE + "[0-9]{6}" + RIGHT_EDGE)
     assert pattern.findall(text) == found
+
+
+def test_a_word_after_the_end_of_the_sentence_is_not_read() -> None:
+    # The label of what follows: "01019012345. Konto 1234.56.78903".
+    assert cue("", ". konto 1") is Cue.NONE
+    assert cue("", "\ntlf") is Cue.NONE
+    assert cue("", "; tlf") is Cue.NONE
+    assert cue("", ", tlf") is Cue.NEGATIVE
+    assert cue("", " (f.nr.).") is Cue.POSITIVE
+
+
+NORWEGIAN = Context({"nb": ("personnummer*", "fnr")}, {"en": ("ref",)}, country="no")
+
+
+@pytest.mark.parametrize(
+    ("before", "expected"),
+    [
+        ("norsk personnummer ", Cue.POSITIVE),
+        ("Norwegian national ID ", Cue.POSITIVE),
+        ("norjalainen henkilötunnus ", Cue.POSITIVE),  # an ID word this context does not list
+        ("norskt personnummer ", Cue.POSITIVE),
+        ("finsk personnummer ", Cue.NEGATIVE),  # a word positive on its own
+        ("Swedish personal number ", Cue.NEGATIVE),
+        ("ruotsalaisen henkilötunnuksen ", Cue.NEGATIVE),
+        ("danske CPR-nr. ", Cue.NEGATIVE),
+        ("personnummer ", Cue.POSITIVE),
+        ("svensk og norsk fnr ", Cue.POSITIVE),
+    ],
+)
+def test_an_id_named_with_its_country_decides_in_any_language(before: str, expected: Cue) -> None:
+    text = before + VALUE
+    assert NORWEGIAN.cue(text, len(before), len(text)) is expected
+
+
+def test_an_unknown_country_is_an_error() -> None:
+    with pytest.raises(ValueError, match="country"):
+        Context({"en": ("id",)}, {}, country="de")
+
+
+def test_the_longest_word_at_a_place_is_the_one_matched() -> None:
+    # "national id*" would also match "national identity": the rest of the label would be a word of its own.
+    context = Context({"en": ("national id*", "national identity number")}, {"en": ("number",)})
+    text = "national identity number 1"
+    assert context.cue(text, 25, 26) is Cue.POSITIVE

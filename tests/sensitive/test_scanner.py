@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.sensitive.base import Detection
+from gateway.sensitive.base import Detection, Detector
 from gateway.sensitive.scanner import DIGITS, Scanner, builtin_detectors, resolve
 
 
@@ -85,15 +85,92 @@ def test_all_detectors_together() -> None:
                      ("phone", "+47 22 33 44 55"), ("email", "kari@example.no")]
 
 
-WORDS = st.sampled_from(["hei", "takk", "ordre", "kl.", "12:30", "2024", "på", "æøå", "€", "\n", "sak"])
+WORDS = st.sampled_from(["hei", "takk", "ordre", "kl.", "12:30", "2024", "på", "æøå", "€", "\n", "sak", "IMEI",
+                         "fnr", "CPR-nr.", "finsk personnummer", "konto", "#", "@", "-", ".", "(", "+", "0", "1234"])
 VALUES = st.sampled_from(["4111 1111 1111 1111", "NO93 8601 1117 947", "+47 22 33 44 55", "ola@example.no",
-                          "5555555555554444", "070-123 45 67"])
+                          "5555555555554444", "070-123 45 67", "180180-0837", "08104000569", "131052-308T",
+                          "19900101-1239", "MT84 MALT 0110 0001 2345 MTLC AST0 01S", "(22) 33 44 55",
+                          "356938035643809", "mt84malt011000012345mtlcast001s", "010190\xa012345"])
+JOINS = st.sampled_from([" ", " ", "", "\n", ", ", ". "])
+DETECTORS = builtin_detectors()
+SCANNER = Scanner(DETECTORS)
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(WORDS, VALUES), max_size=40))
-def test_windows_give_what_the_whole_text_gives(parts: list[str]) -> None:
-    detectors = builtin_detectors()
-    text = " ".join(parts)
-    whole = resolve((d for det in detectors for d in det.find(text)), 0.5)
-    assert Scanner(detectors).scan(text) == whole
+def _whole(text: str) -> list[Detection]:
+    return resolve((d for det in DETECTORS for d in det.find(text)), 0.5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(WORDS, VALUES), JOINS), max_size=40))
+def test_windows_give_what_the_whole_text_gives(parts: list[tuple[str, str]]) -> None:
+    # Values glued to each other and to words too: a window's edge must never change a decision.
+    text = "".join(part + join for part, join in parts)
+    assert SCANNER.scan(text) == _whole(text)
+
+
+def test_windows_give_what_the_whole_text_gives_on_glued_values() -> None:
+    import random
+
+    rnd = random.Random(5)
+    pieces = ["4111 1111 1111 1111", "4111111111111111", "NO93 8601 1117 947", "no9386011117947", "ola@example.no",
+              "MT84 MALT 0110 0001 2345 MTLC AST0 01S", "GB29 NWBK 6016 1331 9268 19", "+47 (22)  33 44 55",
+              "010190-1234", "01019012345", "131052-308T", "010594Y9032", "19900101-1239", "IMEI ", "cpr ", "x",
+              "henkilötunnus ", " ", "-", ".", "/", "@", "(", ")", "+", ",", "0", "12", "æ", "\n", "ordre #"]
+    for _ in range(1500):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 25)))
+        assert SCANNER.scan(text) == _whole(text), text
+
+
+def test_lookalikes_fire_no_trigger() -> None:
+    text = ("2024.03.12 12/3/2024 12.03.2024 kontonummer 1503.12.34567 ordre #4662068 faktura INV-2019-88584 "
+            "versjon 1.2.3 kl. 12:30")
+    assert SCANNER.triggers(text) == []
+
+
+def test_each_detector_runs_only_where_its_atoms_fired() -> None:
+    calls: list[tuple[str, int, int]] = []
+
+    class Counting:
+        def __init__(self, inner: Detector) -> None:
+            self.inner = inner
+            self.kinds = inner.kinds
+            self.trigger = getattr(inner, "trigger")
+            self.bounded = True
+
+        def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]:
+            calls.append((type(self.inner).__name__, start, len(text) if end is None else end))
+            return self.inner.find(text, start, end)  # type: ignore[call-arg]
+
+    text = "x " * 100 + "kari@example.no" + " y" * 100 + " 180180-0837" + " z" * 100
+    Scanner(cast(list[Detector], [Counting(d) for d in DETECTORS])).scan(text)
+    ran = {name for name, _, _ in calls}
+    # Not the card or IBAN detectors: a 10-digit ID is no card, and has no country code.
+    assert ran == {"EmailDetector", "CprDetector", "PersonnummerDetector", "HetuDetector",
+                   "FodselsnummerDetector", "PhoneDetector"}
+    # Windows hold the value, not its context: that is read from the whole text.
+    assert all(end - start <= 80 for _, start, end in calls)
+
+
+def test_bounded_detectors_read_context_outside_their_bounds() -> None:
+    from gateway.sensitive.detectors.fodselsnummer import FodselsnummerDetector
+
+    text = "kontonummer 08104000569"
+    assert [d.confidence for d in FodselsnummerDetector().find(text, 12, 23)] == [0.4]
+    assert [d.confidence for d in FodselsnummerDetector().find(text)] == [0.4]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # A label naming another country than the language of the text.
+        ("finsk personnummer 200795-2504.", [("fi_hetu", "200795-2504")]),
+        ("ruotsalainen henkilötunnus 140606-4350.", [("se_pnr", "140606-4350")]),
+        ("norjalainen henkilötunnus 04058140266.", [("no_fnr", "04058140266")]),
+        ("Swedish personal number 070603-4295. the invoice shows the wrong amount", [("se_pnr", "070603-4295")]),
+        ("Swedish personal number 070214-3556.", []),  # a broken personnummer is no HETU or CPR either
+        # The label of the next sentence is not this value's.
+        ("CPR-numero 120366-2024. ordre #8250272.", [("dk_cpr", "120366-2024")]),
+    ],
+)
+def test_the_country_named_decides_the_kind(text: str, found: list[tuple[str, str]]) -> None:
+    assert [(d.kind, text[d.start:d.end]) for d in SCANNER.scan(text)] == found

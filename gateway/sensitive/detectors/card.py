@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from ..base import Detection
+from ..scanner import CARD_DIGITS
 
 # (first digits low, high inclusive, lengths): compared on as many leading digits as the bound has.
 _ISSUERS: tuple[tuple[str, str, frozenset[int]], ...] = (
@@ -96,10 +97,13 @@ class CardDetector:
 
     kinds: ClassVar[tuple[str, ...]] = ("card",)
     context_reach: ClassVar[int] = _IMEI_REACH
+    trigger: ClassVar[str] = CARD_DIGITS
+    bounded: ClassVar[bool] = True
     confidence: ClassVar[float] = 0.9
 
-    def find(self, text: str) -> Iterator[Detection]:
-        for run in _RUN.finditer(text):
+    def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]:
+        end = len(text) if end is None else end
+        for run in _RUN.finditer(text, start, end):
             parts = re.split(r"([ -])", run.group())
             groups, seps = parts[0::2], parts[1::2]
             yield from self._in_run(text, run.start(), groups, seps)

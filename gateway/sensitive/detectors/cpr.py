@@ -21,6 +21,7 @@ from typing import ClassVar
 
 from ..base import Detection
 from ..context import COMMON_NEGATIVE, CONTEXT_REACH, LEFT_EDGE, RIGHT_EDGE, Context, Cue, merge
+from ..scanner import NATIONAL_ID
 
 _PATTERN = re.compile(LEFT_EDGE + r"(?P<date>[0-9]{6})(?P<sep>-?)(?P<serial>[0-9]{4})" + RIGHT_EDGE)
 
@@ -61,16 +62,19 @@ class CprDetector:
 
     kinds: ClassVar[tuple[str, ...]] = ("dk_cpr",)
     context_reach: ClassVar[int] = CONTEXT_REACH
+    trigger: ClassVar[str] = NATIONAL_ID
+    bounded: ClassVar[bool] = True
 
     def __init__(self) -> None:
-        self._context = Context(POSITIVE, merge(COMMON_NEGATIVE, NEGATIVE))
+        self._context = Context(POSITIVE, merge(COMMON_NEGATIVE, NEGATIVE), country="dk")
 
-    def find(self, text: str) -> Iterator[Detection]:
-        for match in _PATTERN.finditer(text):
+    def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]:
+        end = len(text) if end is None else end
+        for match in _PATTERN.finditer(text, start, end):
             if birth_date(match["date"] + match["serial"]) is None:
                 continue
-            start, end = match.span()
+            a, b = match.span()
             table = HYPHENATED if match["sep"] else BARE
-            confidence = table.get(self._context.cue(text, start, end))
+            confidence = table.get(self._context.cue(text, a, b))
             if confidence is not None:
-                yield Detection("dk_cpr", start, end, confidence)
+                yield Detection("dk_cpr", a, b, confidence)

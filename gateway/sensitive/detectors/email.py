@@ -22,15 +22,22 @@ _EMAIL = re.compile(
     r"(?![\w-]|\.[^\W_])"
 )
 
+_TOKEN_REST = re.compile(r"\S*")
+
 
 class EmailDetector:
     """E-mail addresses in running text."""
 
     kinds: ClassVar[tuple[str, ...]] = ("email",)
     trigger: ClassVar[str | None] = AT
+    bounded: ClassVar[bool] = True
+    lead: ClassVar[int] = 65  # the local part, before the "@"
     confidence: ClassVar[float] = 0.9
 
-    def find(self, text: str) -> Iterator[Detection]:
-        for match in _EMAIL.finditer(text):
+    def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]:
+        # A bound inside a token moves to its end: an address is never cut there.
+        rest = None if end is None else _TOKEN_REST.match(text, end)
+        end = len(text) if end is None else rest.end() if rest is not None else end
+        for match in _EMAIL.finditer(text, start, end):
             if len(match.group("local")) <= 64 and len(match.group("domain")) <= 253:
                 yield Detection("email", match.start(), match.end(), self.confidence)

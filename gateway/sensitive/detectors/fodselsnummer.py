@@ -27,6 +27,7 @@ from stdnum.no import fodselsnummer
 
 from ..base import Detection
 from ..context import COMMON_NEGATIVE, CONTEXT_REACH, LEFT_EDGE, RIGHT_EDGE, Context, Cue, merge
+from ..scanner import NATIONAL_ID
 
 _PATTERN = re.compile(LEFT_EDGE + r"(?P<head>[0-9]{6})[ \u00a0-]?(?P<tail>[0-9]{5})" + RIGHT_EDGE)
 
@@ -87,14 +88,17 @@ class FodselsnummerDetector:
 
     kinds: ClassVar[tuple[str, ...]] = ("no_fnr", "no_dnr", "no_hnr")
     context_reach: ClassVar[int] = CONTEXT_REACH
+    trigger: ClassVar[str] = NATIONAL_ID
+    bounded: ClassVar[bool] = True
 
     def __init__(self) -> None:
-        self._context = Context(POSITIVE, merge(COMMON_NEGATIVE, NEGATIVE))
+        self._context = Context(POSITIVE, merge(COMMON_NEGATIVE, NEGATIVE), country="no")
 
-    def find(self, text: str) -> Iterator[Detection]:
-        for match in _PATTERN.finditer(text):
+    def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]:
+        end = len(text) if end is None else end
+        for match in _PATTERN.finditer(text, start, end):
             kind = classify(match["head"] + match["tail"])
             if kind is None:
                 continue
-            start, end = match.span()
-            yield Detection(kind, start, end, CONFIDENCE[self._context.cue(text, start, end)])
+            a, b = match.span()
+            yield Detection(kind, a, b, CONFIDENCE[self._context.cue(text, a, b)])

@@ -24,6 +24,7 @@ from stdnum.fi import hetu
 
 from ..base import Detection
 from ..context import COMMON_NEGATIVE, CONTEXT_REACH, LEFT_EDGE, RIGHT_EDGE, Context, Cue, merge
+from ..scanner import NATIONAL_ID
 
 _PATTERN = re.compile(
     LEFT_EDGE + r"[0-9]{6}(?P<sign>[-+A-FU-Y])[0-9]{3}(?P<check>[0-9A-FHJ-NPR-Y])" + RIGHT_EDGE,
@@ -53,15 +54,18 @@ class HetuDetector:
 
     kinds: ClassVar[tuple[str, ...]] = ("fi_hetu",)
     context_reach: ClassVar[int] = CONTEXT_REACH
+    trigger: ClassVar[str] = NATIONAL_ID
+    bounded: ClassVar[bool] = True
 
     def __init__(self) -> None:
-        self._context = Context(POSITIVE, merge(COMMON_NEGATIVE, NEGATIVE))
+        self._context = Context(POSITIVE, merge(COMMON_NEGATIVE, NEGATIVE), country="fi")
 
-    def find(self, text: str) -> Iterator[Detection]:
-        for match in _PATTERN.finditer(text):
+    def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]:
+        end = len(text) if end is None else end
+        for match in _PATTERN.finditer(text, start, end):
             if not hetu.is_valid(match[0], allow_temporary=True):
                 continue
-            start, end = match.span()
+            a, b = match.span()
             sign, check = match["sign"], match["check"]
             table = DISTINCT if sign not in "-+" or not check.isdigit() else PLAIN if sign == "-" else SHARED
-            yield Detection("fi_hetu", start, end, table[self._context.cue(text, start, end)])
+            yield Detection("fi_hetu", a, b, table[self._context.cue(text, a, b)])

@@ -13,7 +13,7 @@ from typing import ClassVar
 from stdnum import iban as stdnum_iban
 
 from ..base import Detection
-from ..scanner import DIGITS, IBAN_START
+from ..scanner import IBAN_GROUPS
 
 # Country, check digits, then either a compact BBAN or space-separated groups of four (the last may be shorter).
 _CANDIDATE = re.compile(
@@ -25,14 +25,16 @@ class IbanDetector:
     """IBANs valid by python-stdnum's ``stdnum.iban``."""
 
     kinds: ClassVar[tuple[str, ...]] = ("iban",)
-    # Upper-case country code, or the digits of the BBAN for one in lower case.
-    trigger: ClassVar[tuple[str, ...]] = (IBAN_START, DIGITS)
+    trigger: ClassVar[str] = IBAN_GROUPS
+    bounded: ClassVar[bool] = True
+    tail: ClassVar[int] = 48  # a grouped IBAN after its first group (letters too: "MTLC AST0")
     confidence: ClassVar[float] = 0.95
 
-    def find(self, text: str) -> Iterator[Detection]:
-        pos = 0
+    def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]:
+        end = len(text) if end is None else end
+        pos = start
         while True:
-            match = _CANDIDATE.search(text, pos)
+            match = _CANDIDATE.search(text, pos, end)
             if match is None:
                 return
             found = self._longest_valid(match.group())

@@ -25,6 +25,7 @@ from stdnum import luhn
 
 from ..base import Detection
 from ..context import COMMON_NEGATIVE, CONTEXT_REACH, LEFT_EDGE, RIGHT_EDGE, Context, Cue, merge
+from ..scanner import NATIONAL_ID
 from .cpr import birth_date as cpr_birth_date
 
 _PATTERN = re.compile(
@@ -37,7 +38,7 @@ POSITIVE = {
     "sv": ("personnummer*", "personnumret", "personnr", "personnr.", "pnr", "pers.nr", "pers.nr.",
            "samordningsnummer*", "samordningsnumret", "samordningsnr", "identitetsnummer*", "födelsenummer*"),
     "en": ("personal identity number*", "personal id*", "national id*", "identity number*",
-           "coordination number*", "social security number*", "ssn"),
+           "coordination number*", "personal number*", "social security number*", "ssn"),
 }
 # The other Nordic IDs sharing the shape.
 NEGATIVE = {
@@ -65,12 +66,15 @@ class PersonnummerDetector:
 
     kinds: ClassVar[tuple[str, ...]] = ("se_pnr", "se_samordning")
     context_reach: ClassVar[int] = CONTEXT_REACH
+    trigger: ClassVar[str] = NATIONAL_ID
+    bounded: ClassVar[bool] = True
 
     def __init__(self) -> None:
-        self._context = Context(POSITIVE, merge(COMMON_NEGATIVE, NEGATIVE))
+        self._context = Context(POSITIVE, merge(COMMON_NEGATIVE, NEGATIVE), country="se")
 
-    def find(self, text: str) -> Iterator[Detection]:
-        for match in _PATTERN.finditer(text):
+    def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]:
+        end = len(text) if end is None else end
+        for match in _PATTERN.finditer(text, start, end):
             century, sep = match["century"], match["sep"]
             date = match["long"] or match["short"]
             if not luhn.is_valid(date + match["serial"]):
@@ -88,6 +92,6 @@ class PersonnummerDetector:
             if not _date_exists(years, month, day):
                 continue
             plain = not century and (not sep or (sep == "-" and cpr_birth_date(date + match["serial"]) is not None))
-            start, end = match.span()
+            a, b = match.span()
             table = PLAIN if plain else DISTINCT
-            yield Detection(kind, start, end, table[self._context.cue(text, start, end)])
+            yield Detection(kind, a, b, table[self._context.cue(text, a, b)])

@@ -22,6 +22,7 @@ from typing import ClassVar
 import phonenumbers
 
 from ..base import Detection
+from ..scanner import PHONE_DIGITS
 
 _CANDIDATE = re.compile(r"(?<![\w+#/.,:-])(?:\+|\b00)?\(?\d(?:[ \-()]{0,2}\d){5,16}(?![\w]|[.,/:-]\d)")
 _LOOKALIKE = re.compile(
@@ -42,6 +43,9 @@ class PhoneDetector:
 
     kinds: ClassVar[tuple[str, ...]] = ("phone",)
     context_reach: ClassVar[int] = _WORD_REACH
+    trigger: ClassVar[str] = PHONE_DIGITS
+    bounded: ClassVar[bool] = True
+    lead: ClassVar[int] = 2  # "+(" before the first digit
     international_confidence: ClassVar[float] = 0.8
     national_confidence: ClassVar[float] = 0.6
 
@@ -61,17 +65,18 @@ class PhoneDetector:
             lengths = frozenset(general.possible_length or ()) if general is not None else frozenset()
             self._national[region] = (metadata.national_prefix or "", metadata.country_code, lengths)
 
-    def find(self, text: str) -> Iterator[Detection]:
-        for match in _CANDIDATE.finditer(text):
+    def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]:
+        end = len(text) if end is None else end
+        for match in _CANDIDATE.finditer(text, start, end):
             span = self._valid_span(match.group())
             if span is None:
                 continue
-            start, end = match.start() + span[0], match.start() + span[1]
-            if text[start] != "+" and _NOT_A_PHONE_WORD.search(text, max(0, start - _WORD_REACH), start):
+            a, b = match.start() + span[0], match.start() + span[1]
+            if text[a] != "+" and _NOT_A_PHONE_WORD.search(text, max(0, a - _WORD_REACH), a):
                 continue
-            international = text.startswith(("+", "00"), start)
+            international = text.startswith(("+", "00"), a)
             confidence = self.international_confidence if international else self.national_confidence
-            yield Detection("phone", start, end, confidence)
+            yield Detection("phone", a, b, confidence)
 
     def _valid_span(self, candidate: str) -> tuple[int, int] | None:
         """The whole candidate when it is a valid number (a part of a longer number is not a phone)."""
