@@ -22,12 +22,20 @@ FILTER_FAILED = LocalReply(
 
 
 class FilterError(Exception):
-    """A filter raised; carries the local reply that replaces the response."""
+    """A filter raised (or refused the body); carries the local reply that replaces the response."""
 
-    def __init__(self, filter_name: str) -> None:
+    def __init__(self, filter_name: str, reply: LocalReply = FILTER_FAILED) -> None:
         super().__init__(filter_name)
         self.filter_name = filter_name
-        self.reply = FILTER_FAILED
+        self.reply = reply
+
+
+class RejectBody(Exception):
+    """Raised by ``on_request_body`` to answer locally (the body phase returns bytes, not a reply)."""
+
+    def __init__(self, reply: LocalReply) -> None:
+        super().__init__(reply.reason)
+        self.reply = reply
 
 
 def _failed(flt: Filter, phase: str, metrics: Metrics) -> FilterError:
@@ -76,6 +84,8 @@ class Chain:
         for flt in filters:
             try:
                 body = await flt.on_request_body(ex, body)
+            except RejectBody as exc:
+                raise FilterError(flt.name, exc.reply) from None
             except Exception:
                 raise _failed(flt, "request_body", self.metrics) from None
         return body

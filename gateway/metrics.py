@@ -84,6 +84,10 @@ class Metrics:
             f"{PREFIX}_link_redirects", "Requests to the link endpoint and token-protected paths, by result.",
             ["result"], registry=r,
         )
+        self.sensitive_detections = Counter(
+            f"{PREFIX}_sensitive_detections", "Personal data found in request bodies, by kind, action, route and mode.",
+            ["kind", "action", "route", "mode"], registry=r,
+        )
         self.body_bytes = Counter(
             f"{PREFIX}_body_bytes", "Body bytes streamed, by direction (upload, download).",
             ["direction"], registry=r,

@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 from aiohttp.web import BaseRequest
 
-from gateway.chain import FILTER_FAILED, Chain, FilterError, RewriteError, finish, rewrite
+from gateway.chain import FILTER_FAILED, Chain, FilterError, RejectBody, RewriteError, finish, rewrite
 from gateway.exchange import BodyRewriter, Exchange, LocalReply
 from gateway.filters.base import Filter
 from gateway.filters.firewall import Firewall
@@ -167,6 +167,23 @@ async def test_request_body_chained_in_order() -> None:
     chain = Chain([a, c], metrics)
     assert await chain.request_body(make_exchange(), (a, c), b"body") == b"body+a+c"
     assert calls == ["a.request_body", "c.request_body"]
+
+
+class Refuses(Filter):
+    name = "refuses"
+
+    async def on_request_body(self, ex: Exchange, body: bytes) -> bytes:
+        raise RejectBody(LocalReply(422, "sensitive_data", "no"))
+
+
+async def test_a_body_refusal_is_its_reply_not_a_failure(caplog: pytest.LogCaptureFixture) -> None:
+    metrics, calls = fresh()
+    refuses, later = Refuses(make_policy(), metrics), probe("later", metrics, calls, suffix=b"+later")
+    chain = Chain([refuses, later], metrics)
+    with caplog.at_level(logging.ERROR, logger="gateway.chain"), pytest.raises(FilterError) as info:
+        await chain.request_body(make_exchange(), (refuses, later), b"body")
+    assert info.value.reply == LocalReply(422, "sensitive_data", "no") and info.value.filter_name == "refuses"
+    assert calls == [] and filter_errors(metrics, "refuses") == 0 and not failure_records(caplog)
 
 
 async def test_response_hooks_run_in_reverse_order() -> None:

@@ -10,5 +10,6 @@ from .base import Filter
 from .cookie_consent import CookieConsent
 from .firewall import Firewall
 from .link_signing import LinkSigning
+from .sensitive_data import SensitiveData
 
-FILTER_CLASSES: tuple[type[Filter], ...] = (Firewall, CookieConsent, LinkSigning)
+FILTER_CLASSES: tuple[type[Filter], ...] = (Firewall, CookieConsent, LinkSigning, SensitiveData)

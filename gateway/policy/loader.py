@@ -176,6 +176,7 @@ def _compile(sources: list[Source], env: Mapping[str, str] | None, default_upstr
     issues += _check_names(root, "routes", "route") + _check_names(root, "firewall.rules", "rule")
     issues += _check_names(root, "notifications.rules", "rule") + _check_notification_names(root)
     issues += _check_notification_link(root)
+    issues += _check_names(root, "sensitive.rules", "rule") + _check_sensitive_routes(root)
     if complete:  # a list defined in an unreadable file would show up as unknown
         issues += _check_ip_lists(root)
     if issues or policy is None:
@@ -357,6 +358,22 @@ def _check_notification_link(root: Node) -> list[Issue]:
         message = "the case link is signed and served by links: set links.enabled: true and links.keys"
         return [Issue(link.file, link.line, ("notifications", "link"), message)]
     return []
+
+
+def _check_sensitive_routes(root: Node) -> list[Issue]:
+    """Routes that sensitive rules name must exist (``default`` is the route of every unmatched request)."""
+    issues: list[Issue] = []
+    defined = [n.value for n in (_child(r, "name") for r in _items(_child(root, "routes")))
+               if n is not None and isinstance(n.value, str)] + ["default"]
+    for index, rule in enumerate(_items(_child(root, "sensitive.rules"))):
+        for i, node in enumerate(_items(_child(rule, "routes"))):
+            if not isinstance(node.value, str) or node.value in defined:
+                continue
+            message = f"unknown route {node.value!r}"
+            close = difflib.get_close_matches(node.value, defined, n=1)
+            message += f" (did you mean {close[0]!r}?)" if close else " (define it in routes)"
+            issues.append(Issue(node.file, node.line, ("sensitive", "rules", index, "routes", i), node.redact(message)))
+    return issues
 
 
 def _references(root: Node, lists: dict[str, Node]) -> Iterator[tuple[Loc, Node]]:

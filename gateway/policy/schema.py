@@ -20,6 +20,7 @@ from .consent import Consent
 from .links import Links
 from .notifications import Notifications
 from .schema_base import Model
+from .sensitive import Sensitive
 from .units import AddressRef, ByteSize, Duration, Name, check_name
 
 _HTTP_METHOD = re.compile(r"^[A-Z]{1,20}$")
@@ -424,5 +425,6 @@ class Policy(Model):
     links: Links = Field(default_factory=Links)
     consent: Consent = Field(default_factory=Consent)
     notifications: Notifications = Field(default_factory=Notifications)
+    sensitive: Sensitive = Field(default_factory=Sensitive)
     store: StoreSettings = Field(default_factory=StoreSettings)
     logging: Logging = Field(default_factory=Logging)

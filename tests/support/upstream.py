@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import hashlib
 import json
@@ -29,6 +30,16 @@ async def echo(request: web.Request) -> web.Response:
     }
     request.app[SEEN].append(body)
     return web.json_response(body)
+
+
+async def echo_body(request: web.Request) -> web.Response:
+    """What arrived, body included (base64): for filters that change request bodies."""
+    body = await request.read()
+    request.app[SEEN].append({"method": request.method, "path_qs": request.raw_path, "body_size": len(body)})
+    return web.json_response({
+        "headers": [[k, v] for k, v in request.headers.items()],
+        "body_b64": base64.b64encode(body).decode("ascii"),
+    })
 
 
 async def download(request: web.Request) -> web.StreamResponse:
@@ -178,6 +189,8 @@ def make_upstream() -> web.Application:
     app.router.add_route("*", "/echo/{tail:.*}", echo)
     app.router.add_route("*", "/agent/{tail:.*}", echo)
     app.router.add_route("*", "/upload", echo)
+    app.router.add_route("*", "/echo-body", echo_body)
+    app.router.add_route("*", "/echo-body/{tail:.*}", echo_body)
     app.router.add_get("/download/{size}", download)
     app.router.add_get("/slow", slow)
     app.router.add_get("/stall", stall_body)
