@@ -495,6 +495,12 @@ async def test_demo_runs_its_helpdesk_as_the_upstream_a_policy_leaves_out(tmp_pa
         status, outbox = await get(f"http://127.0.0.1:{helpdesk}/outbox")
         assert "New reply on your case support-2" in outbox and "http://127.0.0.1:8080/_l/" in outbox
         assert "4111" not in outbox and "+47 000 00 001" not in outbox and "charged twice" not in outbox
+        # The contact form: the card and the national ID reach the helpdesk masked.
+        async with aiohttp.ClientSession() as session:
+            form = {"message": "card 4111 1111 1111 1111, fnr 01010012356"}
+            async with session.post(f"http://127.0.0.1:{listen}/contact", data=form) as resp:
+                page = await resp.text()
+        assert resp.status == 200 and "*1111" in page and "4111" not in page and "01010012356" not in page
         # The same notification as a SendGrid API call, through the egress listener.
         async with aiohttp.ClientSession() as session:
             async with session.post(f"http://127.0.0.1:{listen}/tickets/2/notify-api", allow_redirects=False) as resp:

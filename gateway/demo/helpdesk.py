@@ -163,6 +163,26 @@ async def sendgrid_stand_in(request: web.Request) -> web.Response:
     return web.Response(status=202)
 
 
+@routes.get("/contact")
+async def contact_form(request: web.Request) -> web.Response:
+    return _page(request, "Contact us", """<h1>Contact us</h1>
+<form class="box" method="post" action="/contact">
+<label>Your message <textarea name="message" rows="4" cols="60">My card is 4111 1111 1111 1111 and my
+fødselsnummer is 01010012356, please call me.</textarea></label>
+<p><button>Send</button></p></form>""")
+
+
+@routes.post("/contact")
+async def contact(request: web.Request) -> web.Response:
+    """What the helpdesk would store of a contact form: the gateway's sensitive-data rules act before this."""
+    form = await request.post()  # bounded by client_max_size (1 MiB)
+    message = form.get("message")
+    flags = request.headers.get("X-Privacy-Flags", "none")
+    text = message if isinstance(message, str) else ""
+    return _page(request, "Received", f"<h1>The helpdesk received</h1><pre>{escape(text)}</pre>"
+                                      f"<p>X-Privacy-Flags: {escape(flags)}</p>")
+
+
 @routes.get("/outbox")
 async def outbox(request: web.Request) -> web.Response:
     """What the smarthost received from the relay, newest first: what would reach the mailboxes."""
