@@ -31,9 +31,11 @@ Building blocks (know no feature)::
 
 Features (each one package, glued to the chain by one module in filters/)::
 
-    filters/   one thin module per HTTP filter: firewall, cookie consent, link signing
+    filters/   one thin module per HTTP filter: firewall, cookie consent, link signing, sensitive data
     consent/   cookie consent on the wire: categories, banner, receipts
     links/     external links signed or stripped: tokens, endpoint, CLI
+    notify/    notification hiding: rules, the shared rewriter, SMTP relay, egress listener, providers/
+    sensitive/ personal data in text: detectors, context words, scanner, body codecs, masks
     demo/      the built-in demo helpdesk
 """
 
