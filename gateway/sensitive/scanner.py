@@ -86,6 +86,12 @@ PHONE_DIGITS = r"(?:^|[^0-9A-Za-z_+#/.,:\-])\+?\(?[0-9](?:[ \-()]{0,2}[0-9]){5,}
 NATIONAL_ID = ("(?:^|[^0-9A-Za-z_])"
                "(?:[0-9]{6}[ \xa0\\-]?[0-9]{5}|(?:[0-9]{2})?[0-9]{6}[-+]?[0-9]{4}|[0-9]{6}[-+A-FU-Ya-fu-y][0-9]{3}[0-9A-Ya-y])"
                "(?:[^0-9A-Za-z_]|$)")
+# Each country's shape of NATIONAL_ID alone (together the same places): a value goes only to the
+# detectors whose shape it has (an 11-digit fødselsnummer is no CPR, a HETU with letters no personnummer).
+FNR_ID = "(?:^|[^0-9A-Za-z_])[0-9]{6}[ \xa0\\-]?[0-9]{5}(?:[^0-9A-Za-z_]|$)"
+PNR_ID = r"(?:^|[^0-9A-Za-z_])(?:[0-9]{2})?[0-9]{6}[-+]?[0-9]{4}(?:[^0-9A-Za-z_]|$)"
+CPR_ID = r"(?:^|[^0-9A-Za-z_])[0-9]{6}-?[0-9]{4}(?:[^0-9A-Za-z_]|$)"
+HETU_ID = r"(?:^|[^0-9A-Za-z_])[0-9]{6}[-+A-FU-Ya-fu-y][0-9]{3}[0-9A-Ya-y](?:[^0-9A-Za-z_]|$)"
 IBAN_GROUPS = r"[A-Za-z]{2}[0-9]{2} ?[A-Za-z0-9]{4}"  # country, check digits, the first BBAN group
 
 # Kinds whose values start with a digit run that DIGITS catches.
@@ -102,6 +108,7 @@ ATOM_SPAN = 16
 # (``4111 1111 1111 1111``, ``+47 22 33 44 55``, ``(22) 33 44 55``) is never cut by a bounded
 # window's end, and what follows the end (whitespace, a word, a full stop) cannot change the
 # detectors' look-aheads (``(?!\w)``, ``(?![.,/-][0-9])``) there.
+_SPACE = re.compile(r"\s")  # what str.isspace() is true for
 _RUN_ON = re.compile(r"(?:[\w()]|[ \-+.,:/\xa0]{1,2}(?=[0-9(]))*")
 
 
@@ -143,6 +150,10 @@ class Scanner:
         self._windowed = tuple(windowed)
         self._bounded = tuple(bounded)
         self._full = tuple(full)
+        # Each bounded detector's (atoms, lead, tail); detectors with the same one share their windows.
+        keys = [(mask, int(getattr(d, "lead", 0)), int(getattr(d, "tail", 0))) for d, mask in bounded]
+        self._keys = tuple(dict.fromkeys(keys))
+        self._key_of = tuple(self._keys.index(key) for key in keys)
         reach = max((int(getattr(d, "context_reach", 0)) for d in self.detectors if d in {w for w, _ in windowed}),
                     default=0)
         self.margin = max(margin, reach)
@@ -221,26 +232,12 @@ class Scanner:
         other than along its digit run), reading context from the whole text.
         """
         triggers = self.triggers(text) if self._windowed or self._bounded else []
-        n = len(text)
-        for detector, mask in self._bounded:
-            lead = int(getattr(detector, "lead", 0))
-            tail = int(getattr(detector, "tail", 0))
-            a = b = -1
-            for start, end, fired, far in triggers:
-                if not fired & mask:
-                    continue
-                # A candidate that starts earlier in the token and is rejected there hides what a
-                # search from inside the token would find (the whole text never looks there).
-                lo = _widen_left(text, max(0, start - lead)) if lead else start
-                hi = max(far, _run_end(text, end + tail)) if tail else far
-                if b >= 0 and lo <= b:
-                    b = max(b, hi)
-                    continue
-                if b >= 0:
-                    yield from detector.find(text, a, b)
-                a, b = max(0, lo), min(n, hi)
-            if b >= 0:
-                yield from detector.find(text, a, min(n, b))
+        if self._bounded:
+            bounds = _bounds(text, triggers, self._keys)
+            for (detector, _mask), key in zip(self._bounded, self._key_of):
+                find = detector.find
+                for a, b in bounds[key]:
+                    yield from find(text, a, b)
         if self._windowed:
             for a, b, atoms_fired in self.windows(text, triggers):
                 window = text[a:b]
@@ -256,6 +253,36 @@ class Scanner:
         return resolve(self.raw(text), self.floor)
 
 
+def _bounds(text: str, triggers: list[tuple[int, int, int, int]], keys: Sequence[tuple[int, int, int]],
+            ) -> list[list[tuple[int, int]]]:
+    """The merged windows per ``(atoms, lead, tail)`` of bounded detectors (see :meth:`Scanner.raw`), in one pass."""
+    n = len(text)
+    merged: list[list[tuple[int, int]]] = [[] for _ in keys]
+    current = [[-1, -1] for _ in keys]  # the window being grown, per key
+    which: dict[int, tuple[int, ...]] = {}  # the keys whose atoms are among those fired
+    for start, end, fired, far in triggers:
+        mine = which.get(fired)
+        if mine is None:
+            mine = which[fired] = tuple(i for i, key in enumerate(keys) if fired & key[0])
+        for i in mine:
+            _mask, lead, tail = keys[i]
+            # A candidate that starts earlier in the token and is rejected there hides what a
+            # search from inside the token would find (the whole text never looks there).
+            lo = _widen_left(text, max(0, start - lead)) if lead else start
+            hi = max(far, _run_end(text, end + tail)) if tail else far
+            window = current[i]
+            if window[1] >= 0 and lo <= window[1]:
+                window[1] = max(window[1], hi)
+                continue
+            if window[1] >= 0:
+                merged[i].append((window[0], window[1]))
+            window[0], window[1] = max(0, lo), min(n, hi)
+    for i, (a, b) in enumerate(current):
+        if b >= 0:
+            merged[i].append((a, min(n, b)))
+    return merged
+
+
 def _run_end(text: str, i: int) -> int:
     """Where the digit run that ``text[i]`` is in (see ``_RUN_ON``) ends, at most ``WIDEN`` further."""
     i = min(i, len(text))
@@ -265,6 +292,10 @@ def _run_end(text: str, i: int) -> int:
 
 def _widen_left(text: str, i: int) -> int:
     stop = max(0, i - WIDEN)
+    # The last space or newline, unless rarer whitespace follows it (then character by character).
+    j = max(stop, text.rfind(" ", stop, i) + 1, text.rfind("\n", stop, i) + 1)
+    if _SPACE.search(text, j, i) is None:
+        return j
     while i > stop and not text[i - 1].isspace():
         i -= 1
     return i

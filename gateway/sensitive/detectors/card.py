@@ -61,6 +61,11 @@ _RUN = re.compile(r"(?<![\w+.,/])\d+(?:[ -]\d+)*(?![\w]|[.,/]\d)")
 _IMEI = re.compile(r"\bimei(?:sv)?\b", re.IGNORECASE)
 _IMEI_REACH = 24
 _AFTER_IBAN_START = re.compile(r"[A-Za-z]{2}\d{2} \Z")
+_SEPARATOR = re.compile(r"([ -])")
+# The issuers' prefix ranges by card length.
+_BY_LENGTH: dict[int, tuple[tuple[str, str], ...]] = {
+    n: tuple((low, high) for low, high, lengths in _ISSUERS if n in lengths) for n in range(12, 20)
+}
 
 
 def luhn_ok(digits: str) -> bool:
@@ -76,9 +81,8 @@ def luhn_ok(digits: str) -> bool:
 
 
 def issuer_length_ok(digits: str) -> bool:
-    n = len(digits)
-    for low, high, lengths in _ISSUERS:
-        if n in lengths and low <= digits[: len(low)] <= high:
+    for low, high in _BY_LENGTH.get(len(digits), ()):
+        if low <= digits[: len(low)] <= high:
             return True
     return False
 
@@ -104,7 +108,7 @@ class CardDetector:
     def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]:
         end = len(text) if end is None else end
         for run in _RUN.finditer(text, start, end):
-            parts = re.split(r"([ -])", run.group())
+            parts = _SEPARATOR.split(run.group())
             groups, seps = parts[0::2], parts[1::2]
             yield from self._in_run(text, run.start(), groups, seps)
 

@@ -21,7 +21,7 @@ from typing import ClassVar
 
 from ..base import Detection
 from ..context import COMMON_NEGATIVE, CONTEXT_REACH, LEFT_EDGE, RIGHT_EDGE, Context, Cue, merge
-from ..scanner import NATIONAL_ID
+from ..scanner import CPR_ID
 
 _PATTERN = re.compile(LEFT_EDGE + r"(?P<date>[0-9]{6})(?P<sep>-?)(?P<serial>[0-9]{4})" + RIGHT_EDGE)
 
@@ -62,7 +62,7 @@ class CprDetector:
 
     kinds: ClassVar[tuple[str, ...]] = ("dk_cpr",)
     context_reach: ClassVar[int] = CONTEXT_REACH
-    trigger: ClassVar[str] = NATIONAL_ID
+    trigger: ClassVar[str] = CPR_ID
     bounded: ClassVar[bool] = True
 
     def __init__(self) -> None:

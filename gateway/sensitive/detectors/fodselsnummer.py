@@ -27,7 +27,7 @@ from stdnum.no import fodselsnummer
 
 from ..base import Detection
 from ..context import COMMON_NEGATIVE, CONTEXT_REACH, LEFT_EDGE, RIGHT_EDGE, Context, Cue, merge
-from ..scanner import NATIONAL_ID
+from ..scanner import FNR_ID
 
 _PATTERN = re.compile(LEFT_EDGE + r"(?P<head>[0-9]{6})[ \u00a0-]?(?P<tail>[0-9]{5})" + RIGHT_EDGE)
 
@@ -88,7 +88,7 @@ class FodselsnummerDetector:
 
     kinds: ClassVar[tuple[str, ...]] = ("no_fnr", "no_dnr", "no_hnr")
     context_reach: ClassVar[int] = CONTEXT_REACH
-    trigger: ClassVar[str] = NATIONAL_ID
+    trigger: ClassVar[str] = FNR_ID
     bounded: ClassVar[bool] = True
 
     def __init__(self) -> None:

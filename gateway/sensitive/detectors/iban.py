@@ -19,6 +19,17 @@ from ..scanner import IBAN_GROUPS
 _CANDIDATE = re.compile(
     r"(?<![\w])[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{8,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?)(?!\w)"
 )
+# Letters as their mod-97 numbers (A = 10 ... Z = 35), spaces dropped.
+_AS_DIGITS = {ord(c): str(i) for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 10)} | {ord(" "): None}
+
+
+def _mod97_ok(candidate: str) -> bool:
+    """The ISO 7064 mod-97 check alone (stdnum checks it too, after the country's length and format)."""
+    compact = candidate.upper()
+    try:
+        return int((compact[4:] + compact[:4]).translate(_AS_DIGITS)) % 97 == 1
+    except ValueError:
+        return True  # leave anything unusual to stdnum
 
 
 class IbanDetector:
@@ -47,12 +58,13 @@ class IbanDetector:
     @staticmethod
     def _longest_valid(candidate: str) -> int:
         """Length of the longest valid IBAN that ``candidate`` starts with, cut at a group boundary (0: none)."""
-        if stdnum_iban.is_valid(candidate):
+        # The mod-97 check first: stdnum's validation costs far more, and most candidates fail it.
+        if _mod97_ok(candidate) and stdnum_iban.is_valid(candidate):
             return len(candidate)
         # Grouped text may run into a following group of four ("NO93 8601 1117 947 2024"): drop groups.
         cut = candidate.rfind(" ")
         while cut > 4:
-            if stdnum_iban.is_valid(candidate[:cut]):
+            if _mod97_ok(candidate[:cut]) and stdnum_iban.is_valid(candidate[:cut]):
                 return cut
             cut = candidate.rfind(" ", 0, cut)
         return 0

@@ -35,6 +35,7 @@ _NOT_A_PHONE_WORD = re.compile(
     re.IGNORECASE,
 )
 _WORD_REACH = 24
+_NON_DIGIT = re.compile(r"\D")
 DEFAULT_REGIONS = ("NO", "SE", "DK", "FI", "GB")
 
 
@@ -64,11 +65,20 @@ class PhoneDetector:
             general = metadata.general_desc
             lengths = frozenset(general.possible_length or ()) if general is not None else frozenset()
             self._national[region] = (metadata.national_prefix or "", metadata.country_code, lengths)
+        # No national number is longer (IMEIs and card numbers are): those need no lookup.
+        self._longest = max((len(t) + max(n, default=0) for t, _, n in self._national.values()), default=0)
+        # What ``_is_phone`` refuses on its shape alone (most candidates: IMEIs, cards, dates, IDs),
+        # refused in one match before any other work.
+        self._refused = re.compile(rf"(?:{_LOOKALIKE.pattern})|(?!00)\d{{{self._longest + 1},}}")
 
     def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]:
         end = len(text) if end is None else end
+        refused = self._refused.fullmatch
         for match in _CANDIDATE.finditer(text, start, end):
-            span = self._valid_span(match.group())
+            piece = match.group()
+            if refused(piece):
+                continue
+            span = self._valid_span(piece)
             if span is None:
                 continue
             a, b = match.start() + span[0], match.start() + span[1]
@@ -83,12 +93,14 @@ class PhoneDetector:
         return (0, len(candidate)) if self._is_phone(candidate) else None
 
     def _is_phone(self, piece: str) -> bool:
-        digits = re.sub(r"\D", "", piece)
+        digits = _NON_DIGIT.sub("", piece)
         if not 6 <= len(digits) <= 15 or piece.count("(") != piece.count(")"):
+            return False
+        international = piece.startswith("+") or piece.startswith("00")
+        if not international and len(digits) > self._longest:
             return False
         if _LOOKALIKE.fullmatch(piece):
             return False
-        international = piece.startswith("+") or piece.startswith("00")
         try:
             if international:
                 number = phonenumbers.parse("+" + piece[2:] if piece.startswith("00") else piece, None)
