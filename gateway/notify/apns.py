@@ -38,9 +38,8 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..policy.notifications import ApnsListen, EgressRoute
 from .apns_upstream import Answer, Headers, Upstream, UpstreamError, load_chain, send_body
-from .egress import CompiledEgress
+from .egress import CompiledEgress, rewrite_call
 from .providers.base import ApiRefusal, ApiRequest
-from .rewriter import Refusal
 
 log = logging.getLogger("gateway.notify.apns")
 
@@ -235,35 +234,10 @@ class ApnsServer:
         path, _, query = pseudo.get(":path", "").partition("?")
         api = ApiRequest(pseudo.get(":method", ""), path, query, CIMultiDictProxy(headers), bytes(incoming.body))
         try:
-            rewritten = provider.rewrite(api, egress.notifier)
+            rewritten = rewrite_call(egress, provider, api, entry)
         except ApiRefusal as exc:
-            entry["reason"] = exc.reason
-            egress.metrics.rewrite_failures.labels(provider.name, exc.reason).inc()
             return _refusal(exc)
-        except Refusal as exc:
-            entry["reason"] = exc.reason
-            if exc.reason == "blocked":
-                egress.metrics.notifications.labels(provider.name, "blocked", "block", "enforce").inc()
-                return _refusal(provider.error(403, "the notification is refused by the privacy policy",
-                                               "notification_blocked"))
-            egress.metrics.rewrite_failures.labels(provider.name, exc.reason).inc()
-            return _refusal(provider.error(502, "the notification could not be rewritten safely",
-                                           "notification_rewrite_failed"))
-        except Exception:  # a bug in the provider module must not let the payload through
-            log.exception("provider rewrite failed", extra={"fields": {"provider": provider.name}})
-            entry["reason"] = "internal"
-            egress.metrics.rewrite_failures.labels(provider.name, "internal").inc()
-            return _refusal(provider.error(502, "the notification could not be rewritten safely",
-                                           "notification_rewrite_failed"))
-        body = api.body
-        if rewritten is not None:
-            body = rewritten.body
-            for decision in rewritten.decisions:
-                egress.metrics.notifications.labels(provider.name, decision.rule, decision.action, "enforce").inc()
-                for rule, action in decision.shadowed:
-                    egress.metrics.notifications.labels(provider.name, rule, action, "shadow").inc()
-            entry["rules"] = sorted({d.rule for d in rewritten.decisions})
-            entry["actions"] = sorted({d.action for d in rewritten.decisions})
+        body = api.body if rewritten is None else rewritten.body
         forwarded = [(k.lower(), v) for k, v in headers.items() if k.lower() == "authorization"
                      or k.lower().startswith("apns-")]
         try:

@@ -33,7 +33,7 @@ from ..metrics import Metrics
 from ..policy.notifications import Egress, EgressRoute
 from ..policy.schema import Policy, upstream_ssl_context
 from .metrics import NotifyMetrics, notify_metrics
-from .providers.base import ApiRefusal, ApiRequest, Provider
+from .providers.base import ApiRefusal, ApiRequest, Provider, Rewritten
 from .providers.registry import PROVIDERS
 from .rewriter import Notifier, Refusal
 
@@ -170,26 +170,9 @@ class EgressServer:
             return _refusal(provider.error(413, f"request body over {compiled.max_body} bytes", "body_too_large"))
         api = ApiRequest(request.method, path, request.query_string, request.headers, body)
         try:
-            rewritten = provider.rewrite(api, egress.notifier)
+            rewritten = rewrite_call(egress, provider, api, entry)
         except ApiRefusal as exc:
-            entry["reason"] = exc.reason
-            egress.metrics.rewrite_failures.labels(provider.name, exc.reason).inc()
             return _refusal(exc)
-        except Refusal as exc:
-            entry["reason"] = exc.reason
-            if exc.reason == "blocked":
-                egress.metrics.notifications.labels(provider.name, "blocked", "block", "enforce").inc()
-                return _refusal(provider.error(403, "the notification is refused by the privacy policy",
-                                               "notification_blocked"))
-            egress.metrics.rewrite_failures.labels(provider.name, exc.reason).inc()
-            return _refusal(provider.error(502, "the notification could not be rewritten safely",
-                                           "notification_rewrite_failed"))
-        except Exception:  # a bug in a provider module must not let the payload through
-            log.exception("provider rewrite failed", extra={"fields": {"provider": provider.name}})
-            entry["reason"] = "internal"
-            egress.metrics.rewrite_failures.labels(provider.name, "internal").inc()
-            return _refusal(provider.error(502, "the notification could not be rewritten safely",
-                                           "notification_rewrite_failed"))
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in _REQUEST_DROP)
         if rewritten is None:
             out_body = body
@@ -201,12 +184,6 @@ class EgressServer:
                 headers["Content-Type"] = rewritten.content_type
             headers.update(rewritten.headers)
             path = rewritten.path or path
-            for decision in rewritten.decisions:
-                egress.metrics.notifications.labels(provider.name, decision.rule, decision.action, "enforce").inc()
-                for rule, action in decision.shadowed:
-                    egress.metrics.notifications.labels(provider.name, rule, action, "shadow").inc()
-            entry["rules"] = sorted({d.rule for d in rewritten.decisions})
-            entry["actions"] = sorted({d.action for d in rewritten.decisions})
         return await self._forward(egress, compiled, request, path, headers, out_body, entry)
 
     async def _forward(self, egress: CompiledEgress, compiled: CompiledRoute, request: web.Request, path: str,
@@ -233,6 +210,46 @@ class EgressServer:
         except aiohttp.ClientError:
             entry["reason"] = "upstream_unreachable"
             return _refusal(compiled.provider.error(502, "the provider could not be reached", "upstream_unreachable"))
+
+
+def rewrite_call(egress: CompiledEgress, provider: Provider, api: ApiRequest,
+                 entry: dict[str, Any]) -> Rewritten | None:
+    """The provider's rewrite, its decisions counted; every failure an ApiRefusal in the provider's shape.
+
+    Shared by the HTTP/1.1 listener and the APNs listener: a block is 403, a
+    rewrite that cannot be done safely (or a bug in the module) is 502, and
+    nothing half-rewritten leaves. ``entry`` (the access-log line) gets the
+    reason, or the rules and actions taken.
+    """
+    try:
+        rewritten = provider.rewrite(api, egress.notifier)
+    except ApiRefusal as exc:
+        entry["reason"] = exc.reason
+        egress.metrics.rewrite_failures.labels(provider.name, exc.reason).inc()
+        raise
+    except Refusal as exc:
+        entry["reason"] = exc.reason
+        if exc.reason == "blocked":
+            egress.metrics.notifications.labels(provider.name, "blocked", "block", "enforce").inc()
+            raise provider.error(403, "the notification is refused by the privacy policy",
+                                 "notification_blocked") from None
+        egress.metrics.rewrite_failures.labels(provider.name, exc.reason).inc()
+        raise provider.error(502, "the notification could not be rewritten safely",
+                             "notification_rewrite_failed") from None
+    except Exception:  # a bug in a provider module must not let the payload through
+        log.exception("provider rewrite failed", extra={"fields": {"provider": provider.name}})
+        entry["reason"] = "internal"
+        egress.metrics.rewrite_failures.labels(provider.name, "internal").inc()
+        raise provider.error(502, "the notification could not be rewritten safely",
+                             "notification_rewrite_failed") from None
+    if rewritten is not None:
+        for decision in rewritten.decisions:
+            egress.metrics.notifications.labels(provider.name, decision.rule, decision.action, "enforce").inc()
+            for rule, action in decision.shadowed:
+                egress.metrics.notifications.labels(provider.name, rule, action, "shadow").inc()
+        entry["rules"] = sorted({d.rule for d in rewritten.decisions})
+        entry["actions"] = sorted({d.action for d in rewritten.decisions})
+    return rewritten
 
 
 async def _read_capped(request: web.Request, cap: int) -> bytes:
