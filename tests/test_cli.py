@@ -501,6 +501,10 @@ async def test_demo_runs_its_helpdesk_as_the_upstream_a_policy_leaves_out(tmp_pa
             async with session.post(f"http://127.0.0.1:{listen}/contact", data=form) as resp:
                 page = await resp.text()
         assert resp.status == 200 and "*1111" in page and "4111" not in page and "01010012356" not in page
+        # An agent's ticket page: the card in the customer's message is highlighted, and a notice says so.
+        status, page = await get(f"http://127.0.0.1:{listen}/agent/tickets/2", headers={"X-Forwarded-For": "192.0.2.10"})
+        assert status == 200 and 'data-kind="card">4111 1111 1111 1111</mark>' in page
+        assert "This page contains 1 card number." in page
         # The same notification as a SendGrid API call, through the egress listener.
         async with aiohttp.ClientSession() as session:
             async with session.post(f"http://127.0.0.1:{listen}/tickets/2/notify-api", allow_redirects=False) as resp:

@@ -14,7 +14,6 @@ a token that does not verify, a short hash (``~h:<12 hex>``).
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import logging
 import time
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote_plus, urlsplit
 
 from ..exchange import LocalReply
+from ..http.encoding import response_charset
 from ..lib.bounded import remember
 from ..lib.keyring import KeyRing
 from ..links import pages
@@ -184,7 +184,7 @@ class LinkSigning(Filter):
             return None
         if any(m.matches(ex.method, ex.host, ex.path) for m in self.excluded):
             return None
-        charset = _charset(params)
+        charset = response_charset(params)
         proto = ex.upstream_headers.get("X-Forwarded-Proto", "http")
         host = ex.upstream_headers.get("X-Forwarded-Host", ex.host)
         decide = self._decider(ex.host, f"{proto}://{host}{self.endpoint}")
@@ -227,19 +227,3 @@ class LinkSigning(Filter):
         if decision.action == "sign":
             return "sign", base + self.signer.sign(decision.url, ttl=decision.ttl)
         return "keep", None
-
-
-def _charset(params: str) -> str:
-    """The response charset, which must be ASCII-compatible for byte-level rewriting."""
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            charset = value.strip().strip('"').lower() or "utf-8"
-            try:
-                codec = codecs.lookup(charset)
-            except LookupError:
-                return "utf-8"  # unknown label: browsers fall back; URLs are ASCII anyway
-            if codec.name.startswith(("utf-16", "utf-32")):
-                raise ValueError(f"cannot rewrite links in a {codec.name} body")
-            return codec.name
-    return "utf-8"

@@ -31,19 +31,25 @@ from typing import TYPE_CHECKING, Literal
 
 from ..chain import RejectBody
 from ..exchange import LocalReply
+from ..http.encoding import response_charset
 from ..lib.keyring import decode_secret
 from ..policy.schema import RouteMatch
+from ..rewrite.htmltext import HtmlTextRewriter
 from ..routing import Matcher
 from ..sensitive import actions
 from ..sensitive.codecs import Decoded, Unreadable, decode, kind_of
+from ..sensitive.custom import from_spec
+from ..sensitive.kinds import describe
+from ..sensitive.pages import PageMarks, PageRule
 from ..sensitive.scanner import Scanner, builtin_detectors
 from .base import Filter
 
 if TYPE_CHECKING:
-    from ..exchange import Exchange
+    from ..exchange import BodyRewriter, Exchange
     from ..metrics import Metrics
     from ..policy.schema import Policy
-    from ..policy.sensitive import SensitiveField, SensitiveRule
+    from ..policy.sensitive import Sensitive, SensitiveField, SensitivePage, SensitiveRule
+    from ..sensitive.base import Detector
     from ..store import Store
 
 log = logging.getLogger("gateway.sensitive")
@@ -52,13 +58,7 @@ NAME = "sensitive"  # the policy section
 FLAGS_HEADER = "X-Privacy-Flags"
 FIELD_KIND = "field"  # the kind counted for a sensitive_fields match
 
-DESCRIPTIONS = {
-    "no_fnr": "a Norwegian national identity number", "no_dnr": "a Norwegian D number",
-    "no_hnr": "a Norwegian H number", "se_pnr": "a Swedish personal identity number",
-    "se_samordning": "a Swedish coordination number", "fi_hetu": "a Finnish personal identity code",
-    "dk_cpr": "a Danish CPR number", "card": "a payment card number", "iban": "a bank account number (IBAN)",
-    "email": "an e-mail address", "phone": "a phone number",
-}
+PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 UNREADABLE = LocalReply(400, "unreadable_body", "The gateway could not read this request body to check it for personal data.")
 _SAFE_FIELD = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
 
@@ -110,8 +110,41 @@ class _Field:
         return cls(_globs((spec.field,)), spec.action, spec.mask, "shadow" if spec.shadow else "enforce")
 
 
+@dataclass(frozen=True, slots=True)
+class _Page:
+    routes: frozenset[str] | None
+    matcher: Matcher | None
+    rule: PageRule
+
+    @classmethod
+    def of(cls, page: SensitivePage) -> _Page:
+        return cls(
+            None if page.routes is None else frozenset(page.routes),
+            None if page.path is None else Matcher(RouteMatch(path=page.path)),
+            PageRule(page.name, None if page.detectors is None else frozenset(page.detectors), page.mark, page.mask,
+                     page.notice, page.shadow),
+        )
+
+    def applies(self, ex: Exchange) -> bool:
+        if self.routes is not None and ex.route.name not in self.routes:
+            return False
+        return self.matcher is None or self.matcher.matches(ex.method, ex.host, ex.path)
+
+
+def detectors_for(config: Sensitive) -> list[Detector]:
+    """The built-in and custom detectors whose kinds some rule or page names (all when one names none)."""
+    wanted: set[str] | None = set()
+    for scope in (*config.rules, *config.pages):
+        if scope.detectors is None or wanted is None:
+            wanted = None
+        else:
+            wanted.update(scope.detectors)
+    custom: list[Detector] = [from_spec(spec) for spec in config.custom_detectors()]
+    return [d for d in builtin_detectors() + custom if wanted is None or wanted.intersection(d.kinds)]
+
+
 class SensitiveData(Filter):
-    """Scans request bodies for personal data and flags, masks or refuses it."""
+    """Scans request bodies for personal data and flags, masks or refuses it; marks it on agents' pages."""
 
     name = NAME
 
@@ -120,26 +153,45 @@ class SensitiveData(Filter):
         config = policy.sensitive
         self._rules = tuple(_Rule.of(rule) for rule in config.rules)
         self._fields = tuple(_Field.of(spec) for spec in config.sensitive_fields)
+        self._pages = tuple(_Page.of(page) for page in config.pages)
+        # Bodies are decompressed for the page rewriter only when some page is marked.
+        self.rewrites_responses = bool(self._pages)  # type: ignore[misc]  # per policy, not per class
         self._content_types = frozenset(config.content_types)
         self._key = decode_secret(config.keys[0].secret) if config.keys else b""
-        wanted: set[str] | None = set()
-        for rule in config.rules:
-            if rule.detectors is None or wanted is None:
-                wanted = None
-            else:
-                wanted.update(rule.detectors)
-        detectors = [d for d in builtin_detectors() if wanted is None or wanted.intersection(d.kinds)]
-        self._scanner = Scanner(detectors, floor=config.floor)
+        self._scanner = Scanner(detectors_for(config), floor=config.floor)
 
     @classmethod
     def enabled_in(cls, policy: Policy) -> bool:
         config = policy.sensitive
-        return config.enabled and bool(config.rules or config.sensitive_fields)
+        return config.enabled and bool(config.rules or config.sensitive_fields or config.pages)
 
     async def on_request(self, ex: Exchange) -> LocalReply | None:
         # Only the gateway says what a body holds: a client's own flags would be believed upstream.
         ex.upstream_headers.popall(FLAGS_HEADER, None)
         return None
+
+    async def on_response_headers(self, ex: Exchange) -> BodyRewriter | None:
+        if not self._pages or not ex.rewrite_body or ex.method == "HEAD":
+            return None
+        if ex.response_status in (204, 304) or ex.response_status < 200:
+            return None
+        mime, _, params = ex.response_headers.get("Content-Type", "").partition(";")
+        if mime.strip().lower() not in PAGE_TYPES:
+            return None
+        rules = [page.rule for page in self._pages if page.applies(ex)]
+        if not rules:
+            return None
+        route = ex.route.name
+        decided: set[tuple[str, str, str]] = set()
+
+        def count(kind: str, rule: PageRule, mode: str) -> None:
+            self.metrics.sensitive_detections.labels(kind, rule.mark, route, mode).inc()
+            if (rule.mark, rule.name, mode) not in decided:
+                decided.add((rule.mark, rule.name, mode))
+                ex.decide(NAME, rule.mark, rule.name, mode)
+
+        marks = PageMarks(self._scanner, rules, key=self._key, counted=count)
+        return HtmlTextRewriter(marks.mark, at_body_end=marks.notice, encoding=response_charset(params))
 
     def wants_request_body(self, ex: Exchange) -> bool:
         kind, _ = kind_of(ex.request.headers.get("Content-Type", ""))
@@ -239,4 +291,4 @@ def reject_message(field: str, kind: str, scanner: Scanner) -> str:
         where = "A field"
     if kind == FIELD_KIND:
         return f"{where} may not be sent here. Remove it and send again."
-    return f"{where} holds {DESCRIPTIONS.get(kind, 'personal data')} ({kind}). Remove it and send again."
+    return f"{where} holds {describe(kind)} ({kind}). Remove it and send again."

@@ -8,6 +8,7 @@ Accept-Encoding sent upstream whenever a rewriting filter is active.
 
 from __future__ import annotations
 
+import codecs
 import zlib
 
 DECODABLE = ("gzip", "x-gzip", "deflate")
@@ -87,3 +88,20 @@ def narrow_accept_encoding(accept_encoding: str) -> str:
             continue  # a refused coding; keeping only refusals would forbid every coding
         kept.append(part.strip())
     return ", ".join(kept) if kept else "identity"
+
+
+def response_charset(params: str) -> str:
+    """The charset of a Content-Type's ``params``, which must be ASCII-compatible for byte-level rewriting."""
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower() or "utf-8"
+            try:
+                codec = codecs.lookup(charset)
+            except LookupError:
+                return "utf-8"  # unknown label: browsers fall back; URLs are ASCII anyway
+            if codec.name.startswith(("utf-16", "utf-32")):
+                raise ValueError(f"cannot rewrite a {codec.name} body")
+            return codec.name
+    return "utf-8"
+

@@ -42,6 +42,7 @@ from pydantic import ValidationError
 
 from .errors import Issue, Loc, PolicyError, describe, show
 from .schema import Policy
+from .sensitive import KINDS as SENSITIVE_KINDS
 from .units import NAME, is_address_literal
 from .yamlsource import MAX_BYTES, Node, parse_yaml
 
@@ -176,7 +177,10 @@ def _compile(sources: list[Source], env: Mapping[str, str] | None, default_upstr
     issues += _check_names(root, "routes", "route") + _check_names(root, "firewall.rules", "rule")
     issues += _check_names(root, "notifications.rules", "rule") + _check_notification_names(root)
     issues += _check_notification_link(root)
-    issues += _check_names(root, "sensitive.rules", "rule") + _check_sensitive_routes(root)
+    issues += _check_names(root, "sensitive.rules", "rule") + _check_names(root, "sensitive.pages", "page rule")
+    issues += _check_names(root, "sensitive.detectors", "detector") + _check_sensitive_routes(root)
+    if policy is not None:
+        issues += _check_sensitive_kinds(root, policy)
     if complete:  # a list defined in an unreadable file would show up as unknown
         issues += _check_ip_lists(root)
     if issues or policy is None:
@@ -365,14 +369,34 @@ def _check_sensitive_routes(root: Node) -> list[Issue]:
     issues: list[Issue] = []
     defined = [n.value for n in (_child(r, "name") for r in _items(_child(root, "routes")))
                if n is not None and isinstance(n.value, str)] + ["default"]
-    for index, rule in enumerate(_items(_child(root, "sensitive.rules"))):
-        for i, node in enumerate(_items(_child(rule, "routes"))):
-            if not isinstance(node.value, str) or node.value in defined:
-                continue
-            message = f"unknown route {node.value!r}"
-            close = difflib.get_close_matches(node.value, defined, n=1)
-            message += f" (did you mean {close[0]!r}?)" if close else " (define it in routes)"
-            issues.append(Issue(node.file, node.line, ("sensitive", "rules", index, "routes", i), node.redact(message)))
+    for section in ("rules", "pages"):
+        for index, rule in enumerate(_items(_child(root, f"sensitive.{section}"))):
+            for i, node in enumerate(_items(_child(rule, "routes"))):
+                if not isinstance(node.value, str) or node.value in defined:
+                    continue
+                message = f"unknown route {node.value!r}"
+                close = difflib.get_close_matches(node.value, defined, n=1)
+                message += f" (did you mean {close[0]!r}?)" if close else " (define it in routes)"
+                loc: Loc = ("sensitive", section, index, "routes", i)
+                issues.append(Issue(node.file, node.line, loc, node.redact(message)))
+    return issues
+
+
+def _check_sensitive_kinds(root: Node, policy: Policy) -> list[Issue]:
+    """Kinds that sensitive rules and pages name: built-in ones, or a custom or Presidio detector's."""
+    issues: list[Issue] = []
+    known = list(SENSITIVE_KINDS) + list(policy.sensitive.custom_kinds())
+    for section in ("rules", "pages"):
+        for index, rule in enumerate(_items(_child(root, f"sensitive.{section}"))):
+            for i, node in enumerate(_items(_child(rule, "detectors"))):
+                if not isinstance(node.value, str) or node.value in known:
+                    continue
+                message = f"unknown kind {node.value!r}"
+                close = difflib.get_close_matches(node.value, known, n=1)
+                message += (f" (did you mean {close[0]!r}?)" if close else
+                            f" (known: {', '.join(known)}; or add a detector in sensitive.detectors or presidio)")
+                loc: Loc = ("sensitive", section, index, "detectors", i)
+                issues.append(Issue(node.file, node.line, loc, node.redact(message)))
     return issues
 
 

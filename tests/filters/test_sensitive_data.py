@@ -238,3 +238,94 @@ async def test_no_value_reaches_the_access_log_or_the_process_log(
     for value in VALUES:
         assert value not in logged
     assert any(r.name == "gateway.sensitive" for r in caplog.records)
+
+
+# -- agents' pages ---------------------------------------------------------------------------------------
+
+STAFF_PAGE = (
+    "<!DOCTYPE html><html><head><title>Case</title></head><body>"
+    "<h1>Case 4711</h1><p>Kunden skriver: mitt fødselsnummer er {fnr}, kort {card}.</p>"
+    '<input name="q" value="{card}"><script>var ref = "{card}";</script>'
+    "<p>e-post: {email}</p></body></html>"
+)
+
+
+def staff_page(**kw: str) -> str:
+    return STAFF_PAGE.format(fnr=FNR, card=CARD, email=EMAIL, **kw)
+
+
+def pages_policy(*pages: dict[str, Any]) -> dict[str, Any]:
+    doc = policy()
+    doc["routes"].append({"name": "staff", "path": "/cookie-page"})
+    doc["sensitive"]["rules"] = []
+    doc["sensitive"]["pages"] = list(pages)
+    return doc
+
+
+async def get_page(gw: Gateway, body: str, **query: str) -> tuple[int, bytes, Any]:
+    async with aiohttp.ClientSession(auto_decompress=True) as session:
+        params = {"nocookies": "1", "body": body, **query}
+        async with session.get(f"{gw.base_url}/cookie-page", params=params) as resp:  # type: ignore[attr-defined]
+            return resp.status, await resp.read(), resp.headers
+
+
+@pytest.mark.parametrize("query", [{}, {"chunk": "7"}, {"chunk": "1", "gzip": "1"}, {"gzip": "1"}])
+async def test_a_staff_page_highlights_values_in_its_text_and_says_what_it_holds(
+    start_gateway: StartGateway, query: dict[str, str]
+) -> None:
+    gw = await start_gateway(pages_policy({"name": "staff-view", "routes": ["staff"]}))
+    status, body, _ = await get_page(gw, staff_page(), **query)
+    assert status == 200
+    text = body.decode()
+    expected = staff_page().replace(
+        f"er {FNR}", f'er <mark class="privacy-gateway-sensitive" data-kind="no_fnr">{FNR}</mark>'
+    ).replace(
+        f"kort {CARD}", f'kort <mark class="privacy-gateway-sensitive" data-kind="card">{CARD}</mark>'
+    ).replace(
+        f"e-post: {EMAIL}", f'e-post: <mark class="privacy-gateway-sensitive" data-kind="email">{EMAIL}</mark>'
+    )
+    notice_at = text.index('<div class="privacy-gateway-notice"')
+    assert text[:notice_at] + text[text.index("</div>", notice_at) + 6:] == expected  # nothing else changed
+    assert "This page contains 1 national ID number, 1 card number, 1 e-mail address." in text
+    assert detections(gw, "card", "highlight", "enforce", route="staff") == 1
+
+
+async def test_a_masking_page_rule_keeps_the_values_off_the_page(start_gateway: StartGateway) -> None:
+    gw = await start_gateway(pages_policy(
+        {"name": "ids", "path": "/cookie-page", "detectors": ["no_fnr", "card"], "mark": "mask", "mask": "token"},
+    ))
+    status, body, _ = await get_page(gw, staff_page(), chunk="5")
+    text = body.decode()
+    assert status == 200 and FNR not in text.split("<input")[0]
+    assert actions.token(decode_secret(KEY), "no_fnr", FNR) in text
+    assert f'value="{CARD}"' in text and f'"{CARD}";</script>' in text  # attributes and scripts are not text
+    assert EMAIL in text  # not a kind this rule names
+
+
+async def test_shadow_pages_count_and_change_nothing_and_other_responses_pass(start_gateway: StartGateway) -> None:
+    gw = await start_gateway(pages_policy({"name": "try", "routes": ["staff"], "mark": "mask", "shadow": True}))
+    assert (await get_page(gw, staff_page()))[1] == staff_page().encode()
+    assert detections(gw, "no_fnr", "mask", "shadow", route="staff") == 1
+    plain = (await get_page(gw, staff_page(), ctype="text/plain; charset=utf-8"))[1]
+    assert plain == staff_page().encode()  # not HTML
+
+
+async def test_a_page_rule_elsewhere_leaves_the_page_alone(start_gateway: StartGateway) -> None:
+    gw = await start_gateway(pages_policy({"name": "staff-view", "path": "/staff/"}))
+    assert (await get_page(gw, staff_page()))[1] == staff_page().encode()
+
+
+async def test_no_page_value_reaches_the_logs(
+    start_gateway: StartGateway, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    doc = pages_policy({"name": "staff-view", "routes": ["staff"], "mark": "mask"})
+    doc["logging"] = {"access_log": True, "level": "debug"}
+    gw = await start_gateway(doc)
+    with caplog.at_level(logging.DEBUG):
+        assert (await get_page(gw, staff_page()))[0] == 200
+    gw.runtime.access_log.flush()
+    out = capfd.readouterr()
+    logged = out.out + out.err + "\n".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in caplog.records)
+    assert "/cookie-page" in out.out  # the access log line is there
+    for value in VALUES:
+        assert value not in logged

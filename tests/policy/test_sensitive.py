@@ -69,8 +69,10 @@ def test_a_full_section_loads() -> None:
          "site.yaml:7: sensitive.rules[0]: give either routes or path, not both"),
         (('path: "/api/**"', "path: api"), "site.yaml:8: sensitive.rules[1].path: 'api' must start with '/'"),
         (("detectors: [no_fnr, se_pnr]", "detectors: [no_fnr, ssn]"),
-         f"site.yaml:7: sensitive.rules[0].detectors[1]: 'ssn' is not a kind of data the gateway detects "
-         f"({', '.join(KINDS)})"),
+         f"site.yaml:7: sensitive.rules[0].detectors[1]: unknown kind 'ssn' "
+         f"(known: {', '.join(KINDS)}; or add a detector in sensitive.detectors or presidio)"),
+        (("detectors: [no_fnr, se_pnr]", "detectors: [no_fnr, se_prn]"),
+         "site.yaml:7: sensitive.rules[0].detectors[1]: unknown kind 'se_prn' (did you mean 'se_pnr'?)"),
         (("detectors: [no_fnr, se_pnr]", "detectors: []"),
          "site.yaml:7: sensitive.rules[0].detectors: must not be empty (leave it out for every kind)"),
         (('fields: [comment, "ticket.*"]', "fields: []"),
@@ -91,7 +93,7 @@ def test_a_full_section_loads() -> None:
          "site.yaml:14: sensitive.keys[0].secret: key material must be a reference, not inline: write ${ENV_VAR} "
          "or ${file:path}"),
         (('keys: [{id: t1, secret: "${TOKEN_KEY}"}]', "keys: []"),
-         "site.yaml:3: sensitive: keys: a key is required when a rule or sensitive field masks with token"),
+         "site.yaml:3: sensitive: keys: a key is required when a rule, page or sensitive field masks with token"),
         (('keys: [{id: t1, secret: "${TOKEN_KEY}"}]', 'keys: [{id: t1, secret: "${TOKEN_KEY}"}, {id: t1, secret: "${TOKEN_KEY}"}]'),
          "site.yaml:3: sensitive: keys: key ids must be unique"),
         (("  floor: 0.9\n", "  floor: 0.9\n  flor: 1\n"),
@@ -110,3 +112,52 @@ def test_every_error_is_reported_at_once() -> None:
         "site.yaml:5: sensitive.floor: must be >= 0, got -1",
         "site.yaml:9: sensitive.rules[2].action: must be one of 'flag', 'mask', 'reject', got 'log'",
     ]
+
+
+PAGES_AND_DETECTORS = """\
+sensitive:
+  enabled: true
+  detectors:
+    - name: order_ref
+      patterns: [{regex: 'ORD-[0-9]{6}', score: 0.9}]
+      context: [order]
+  presidio:
+    - "${file:recognizers.yaml}"
+    - recognizers:
+        - {supported_entity: ZIP, patterns: [{regex: '\\\\b[0-9]{5}\\\\b', score: 0.9}]}
+  pages:
+    - {name: staff, path: "/staff/**", detectors: [card, order_ref, TITLE], mark: mask, mask: last4}
+    - {name: rest, notice: false, shadow: true}
+"""
+RECOGNIZERS = "recognizers:\n  - {supported_entity: TITLE, deny_list: [Mr., Mrs.]}\n"
+
+
+def test_pages_custom_detectors_and_presidio_documents_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "recognizers.yaml").write_text(RECOGNIZERS)
+    policy = load_policy_text(PAGES_AND_DETECTORS, "site.yaml", env=ENV, default_upstream=UPSTREAM, base_dir=tmp_path)
+    s = policy.policy.sensitive
+    assert [p.name for p in s.pages] == ["staff", "rest"]
+    assert s.pages[0].mark == "mask" and s.pages[1].mark == "highlight" and s.pages[1].shadow
+    assert s.custom_kinds() == ("order_ref", "TITLE", "ZIP")
+
+
+def test_a_page_naming_an_unknown_kind_or_route_is_an_error_at_its_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "recognizers.yaml").write_text(RECOGNIZERS)
+    text = PAGES_AND_DETECTORS.replace("TITLE]", "TITEL]").replace("{name: rest,", "{name: rest, routes: [staf],")
+    with pytest.raises(PolicyError) as info:
+        load_policy_text(text, "site.yaml", env=ENV, default_upstream=UPSTREAM, base_dir=tmp_path)
+    assert format_issues(info.value).splitlines() == [
+        "site.yaml:12: sensitive.pages[0].detectors[2]: unknown kind 'TITEL' (did you mean 'TITLE'?)",
+        "site.yaml:13: sensitive.pages[1].routes[0]: unknown route 'staf' (define it in routes)",
+    ]
+
+
+def test_a_broken_presidio_file_or_custom_detector_is_an_error_at_its_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "recognizers.yaml").write_text("recognizers:\n  - {supported_entity: TITLE, colour: red}\n")
+    text = PAGES_AND_DETECTORS.replace("'ORD-[0-9]{6}'", "'ORD-[0-9'")
+    with pytest.raises(PolicyError) as info:
+        load_policy_text(text, "site.yaml", env=ENV, default_upstream=UPSTREAM, base_dir=tmp_path)
+    lines = format_issues(info.value).splitlines()
+    assert lines[0].startswith("site.yaml:4: sensitive.detectors[0]: patterns[0]: invalid regex")
+    assert lines[1] == "site.yaml:8: sensitive.presidio[0]: document: recognizers[0]: unknown key(s): colour"
+    assert len(lines) == 2
