@@ -4,15 +4,23 @@
 #   docker run --rm -p 8080:8080 -p 127.0.0.1:9100:9100 --stop-timeout 40 \
 #     -v "$PWD/my-policy:/etc/privacy-gateway:ro" privacy-gateway
 #
-# The image holds no policy: mount a directory (or a Kubernetes ConfigMap) at
-# /etc/privacy-gateway. Inside a container the policy must bind the listeners
-# to 0.0.0.0 (listen.host and admin.host), or nothing outside the container
-# reaches them; publish the admin port to trusted networks only.
+# The default policy directory is /etc/privacy-gateway (see CMD), empty in the
+# image: mount your policy there, a directory or a Kubernetes ConfigMap (every
+# *.yaml in it is merged in name order). Inside a container the policy must
+# bind the listeners to 0.0.0.0 (listen.host and admin.host), or nothing
+# outside the container reaches them; publish the admin port to trusted
+# networks only. The image carries the example policy at
+# /usr/share/privacy-gateway/example-site.yaml (checked while building):
+#   docker run --rm privacy-gateway check /usr/share/privacy-gateway/example-site.yaml
 # The HEALTHCHECK below expects the admin listener on port 9100.
 # Docker's default stop timeout (10s) is shorter than the gateway's drain
 # timeout (limits.drain_timeout, 30s by default): pass --stop-timeout.
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# Pinned to an exact release, the Python minor version the tests run on. To
+# pin the bytes too, append the digest the registry gives for this tag
+# (docker buildx imagetools inspect python:3.11.16-slim-bookworm):
+#   --build-arg PYTHON_IMAGE=python:3.11.16-slim-bookworm@sha256:<digest>
+ARG PYTHON_IMAGE=python:3.11.16-slim-bookworm
 
 # --- build: install the package and its dependencies into a virtualenv -------
 FROM ${PYTHON_IMAGE} AS build
@@ -50,12 +58,18 @@ RUN groupadd --system --gid 10001 gateway \
  && chown 10001:10001 /var/lib/privacy-gateway
 
 COPY --from=build /opt/privacy-gateway /opt/privacy-gateway
+COPY policies/example-site.yaml /usr/share/privacy-gateway/example-site.yaml
 
 # State (the embedded SQLite store) lives here; the root filesystem can be read-only.
 VOLUME ["/var/lib/privacy-gateway"]
 WORKDIR /var/lib/privacy-gateway
 
 USER 10001:10001
+
+# The installed gateway, run as its own user in this stage, must accept the
+# bundled example: a broken install or a policy change that breaks it fails
+# the build, not the first start.
+RUN ["privacy-gateway", "check", "/usr/share/privacy-gateway/example-site.yaml"]
 
 # 8080: public (proxying) listener; 9100: admin listener (/metrics, /healthz, /readyz).
 EXPOSE 8080 9100

@@ -1,7 +1,9 @@
 """The admin listener: metrics, health, readiness and the firewall explainer.
 
 It runs on its own address (127.0.0.1:9100 by default) so nothing here is
-reachable through the public port.
+reachable through the public port. ``/readyz`` is 503 when the upstream is
+unreachable; it reports the state store (``store_reachable``) without
+failing on it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .explain import Explainer
 from .filters.firewall import Firewall
-from .metrics import Metrics
+from .metrics import PREFIX, Metrics
 from .runtime import Runtime
 
 _READY_CACHE_SECONDS = 2.0
@@ -57,6 +59,19 @@ class _UpstreamProbe:
         return self._ok
 
 
+def _store_reachable(gateway: Served) -> bool | None:
+    """Whether the state store answers; None without one. No round trip: requests and the probe keep it current."""
+    store = gateway.runtime.store
+    if store is not None:
+        return store.up is not False
+    # `serve --workers N`: the supervisor has no store; its workers' gauge (the lowest of them) tells.
+    values = [
+        sample.value for family in gateway.metrics.registry.collect() if family.name == f"{PREFIX}_store_up"
+        for sample in family.samples
+    ]
+    return all(value == 1 for value in values) if values else None
+
+
 def make_admin_app(gateway: Served) -> web.Application:
     probe = _UpstreamProbe()
 
@@ -70,7 +85,13 @@ def make_admin_app(gateway: Served) -> web.Application:
     async def readyz(_: web.Request) -> web.Response:
         runtime = gateway.runtime
         upstream_ok = await probe.reachable(runtime.policy.upstream.url)
-        body = {"policy": runtime.checksum[:12], "upstream_reachable": upstream_ok}
+        body: dict[str, object] = {"policy": runtime.checksum[:12], "upstream_reachable": upstream_ok}
+        # Reported, not required: every replica shares the database, so failing readiness on it would
+        # take the whole helpdesk offline, while only link checks and consent posts need it (they fail
+        # closed with 503).
+        store_ok = _store_reachable(gateway)
+        if store_ok is not None:
+            body["store_reachable"] = store_ok
         return web.json_response(body, status=200 if upstream_ok else 503)
 
     async def explain_view(request: web.Request) -> web.Response:

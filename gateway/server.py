@@ -27,10 +27,11 @@ from .notify.apns import ApnsServer
 from .notify.egress import CompiledEgress, EgressServer
 from .notify.smtp import CompiledRelay, SmtpRelayServer
 from .policy.loader import SETTLE_SECONDS, LoadedPolicy, PolicyError, load_policy
-from .policy.schema import Policy
+from .policy.schema import Policy, StoreSettings
 from .proxy import Proxy
 from .runtime import Runtime, needs_store
-from .store import Store, open_store_url
+from .store import Store, store_for
+from .store.health import StoreProbe
 from .watcher import PolicyWatcher
 
 log = logging.getLogger("gateway.server")
@@ -60,7 +61,9 @@ class Gateway:
         self._admin_runner: web.AppRunner | None = None
         self._watcher: PolicyWatcher | None = None
         self._reload_lock = asyncio.Lock()
-        self._stores: dict[tuple[str, float, float, float], Store] = {}
+        self._stores: dict[StoreSettings, Store] = {}
+        # store_up and /readyz follow the database without traffic; a reload moves the probe to the new store.
+        self._store_probe = StoreProbe(lambda: self.runtime.store)
         self.public_port = 0
         self.admin_port = 0
         self.smtp_port = 0
@@ -163,6 +166,7 @@ class Gateway:
                 await self._apns.start(reuse_port=reuse_port)
                 self.apns_port = self._apns.port
         self._flush_metrics()
+        self._store_probe.start()
         if watch and self.policy_path is not None:
             self._watcher = PolicyWatcher(self.policy_path, self.reload, interval=watch_interval)
             self._watcher.start()
@@ -210,19 +214,14 @@ class Gateway:
             return True
 
     async def _compile(self, policy: Policy, checksum: str) -> Runtime:
-        """A Runtime with its store opened (stores are kept across reloads, one per URL)."""
+        """A Runtime with its store opened (stores are kept across reloads, one per store section)."""
         store = None
         if needs_store(policy):
-            timeouts = policy.store.timeouts
-            key = (policy.store.url, policy.store.receipt_retention, timeouts.connect, timeouts.operation)
-            store = self._stores.get(key)
+            store = self._stores.get(policy.store)
             if store is None:
-                store = open_store_url(
-                    policy.store.url, receipt_retention=policy.store.receipt_retention,
-                    connect_timeout=timeouts.connect, operation_timeout=timeouts.operation,
-                )
+                store = store_for(policy.store)
                 await store.open()
-                self._stores[key] = store
+                self._stores[policy.store] = store
                 log.info("state store opened", extra={"fields": {"store": policy.store.url.split("://")[0]}})
         return Runtime(policy, self.metrics, checksum, store=store)
 
@@ -246,6 +245,10 @@ class Gateway:
         pools = self._upstreams.values()
         self.metrics.upstream_connections.labels("open").set(sum(pool.open_connections for pool in pools))
         self.metrics.upstream_connections.labels("idle").set(sum(pool.idle_connections for pool in pools))
+        store = self.runtime.store
+        if store is not None:
+            errors = sum(s.errors for s in self._stores.values() if s.backend == store.backend)
+            self.metrics.observe_store(store.backend, up=store.up is not False, errors=errors)
         self.metrics.batches.flush()
         if self._metrics_timer is not None:
             self._metrics_timer.cancel()
@@ -310,6 +313,7 @@ class Gateway:
         for pool in self._upstreams.values():
             await pool.close()
         self._upstreams.clear()
+        await self._store_probe.stop()
         for store in self._stores.values():
             await store.close()
         self._stores.clear()

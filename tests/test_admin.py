@@ -6,6 +6,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, cast
 
+import pytest
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from pytest_aiohttp import AiohttpClient
@@ -182,3 +183,45 @@ async def test_explain_counts_nothing(aiohttp_client: AiohttpClient) -> None:
         "privacy_gateway_firewall_decisions_total", {"rule": "office-only", "decision": "deny", "mode": "enforce"}
     )
     assert value == 0
+
+
+async def test_readyz_reports_the_store_without_failing_on_it(
+    aiohttp_client: AiohttpClient, upstream: web.AppRunner, pg_dsn: str, pg_schema: str
+) -> None:
+    from gateway.store import StoreError, open_store_url
+    from tests.support.outage import cuttable_postgres
+    from tests.support.postgres import dsn_with_schema
+
+    async with cuttable_postgres(dsn_with_schema(pg_dsn, pg_schema)) as (url, proxy):
+        store = open_store_url(url, connect_timeout=0.5, operation_timeout=0.5)
+        await store.open()
+        try:
+            gateway = fake_gateway(upstream_url(upstream))
+            gateway.runtime = Runtime(gateway.runtime.policy, gateway.metrics, CHECKSUM, store=store)
+            client = await admin_client(aiohttp_client, gateway)
+            response = await client.get("/readyz")
+            assert response.status == 200
+            assert await response.json() == {"policy": CHECKSUM[:12], "upstream_reachable": True, "store_reachable": True}
+            await proxy.cut()
+            with pytest.raises(StoreError):
+                await store.ping()  # what the store probe does every 2s
+            response = await client.get("/readyz")
+            # Still ready: pages that need no store are served; link checks and consent posts fail closed.
+            assert response.status == 200
+            assert (await response.json())["store_reachable"] is False
+        finally:
+            await store.close()
+
+
+async def test_readyz_of_a_supervisor_reports_the_store_from_its_workers_gauge(
+    aiohttp_client: AiohttpClient, upstream: web.AppRunner
+) -> None:
+    """`serve --workers N`: the supervisor's runtime has no store; the workers' store_up (lowest) tells."""
+    gateway = fake_gateway(upstream_url(upstream))
+    client = await admin_client(aiohttp_client, gateway)
+    assert "store_reachable" not in await (await client.get("/readyz")).json()  # no store anywhere
+    gateway.metrics.observe_store("postgresql", up=True, errors=0)
+    assert (await (await client.get("/readyz")).json())["store_reachable"] is True
+    gateway.metrics.observe_store("postgresql", up=False, errors=1)
+    response = await client.get("/readyz")
+    assert response.status == 200 and (await response.json())["store_reachable"] is False

@@ -138,3 +138,19 @@ def test_body_bytes_children() -> None:
     metrics.download_bytes.inc(25)
     assert sample(metrics, f"{PREFIX}_body_bytes_total", {"direction": "upload"}) == 10
     assert sample(metrics, f"{PREFIX}_body_bytes_total", {"direction": "download"}) == 25
+
+
+def test_observe_store_sets_the_gauge_and_advances_the_counter_to_the_running_total() -> None:
+    metrics = Metrics()
+    labels = {"backend": "postgresql"}
+    assert sample(metrics, "privacy_gateway_store_up", labels) is None  # absent until a store is observed
+    metrics.observe_store("postgresql", up=True, errors=0)
+    assert sample(metrics, "privacy_gateway_store_up", labels) == 1
+    assert sample(metrics, "privacy_gateway_store_errors_total", labels) == 0  # exported from 0 on
+    metrics.observe_store("postgresql", up=False, errors=3)
+    metrics.observe_store("postgresql", up=False, errors=5)
+    assert sample(metrics, "privacy_gateway_store_up", labels) == 0
+    assert sample(metrics, "privacy_gateway_store_errors_total", labels) == 5
+    metrics.observe_store("postgresql", up=True, errors=5)  # no new failures: the counter stays
+    assert sample(metrics, "privacy_gateway_store_errors_total", labels) == 5
+    assert sample(metrics, "privacy_gateway_store_up", labels) == 1

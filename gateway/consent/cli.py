@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import orjson
 
 from ..policy.units import parse_duration
-from ..store import ConsentReceipt, Store, open_store_url
+from ..store import ConsentReceipt, Store, store_for
 
 T = TypeVar("T")
 
@@ -76,7 +76,7 @@ def _store(policy_path: str) -> tuple[Store, float]:
         print(str(exc), file=sys.stderr)
         raise SystemExit(1) from None
     settings = policy.store
-    return open_store_url(settings.url, receipt_retention=settings.receipt_retention), settings.receipt_retention
+    return store_for(settings), settings.receipt_retention
 
 
 def _run(store: Store, action: Callable[[Store], Awaitable[T]]) -> T:

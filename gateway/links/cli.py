@@ -99,9 +99,9 @@ def _claims(claims: LinkClaims) -> dict[str, Any]:
 
 
 async def _with_store(policy: Any, action: Any) -> Any:
-    from ..store import open_store_url
+    from ..store import store_for
 
-    store = open_store_url(policy.store.url, receipt_retention=policy.store.receipt_retention)
+    store = store_for(policy.store)
     await store.open()
     try:
         return await action(store)

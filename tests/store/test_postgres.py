@@ -64,7 +64,7 @@ async def test_schema_layout(pg_dsn: str, pg_schema: str) -> None:
     tables = await query(
         pg_dsn, pg_schema, "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", pg_schema
     )
-    assert {t[0] for t in tables} == {"schema_version", "revocations", "consent_receipts"}
+    assert {t[0] for t in tables} == {"schema_version", "revocations", "consent_receipts", "legal_basis_records"}
     indexes = {row[0] for row in await query(pg_dsn, pg_schema, "SELECT indexname FROM pg_indexes WHERE schemaname = $1", pg_schema)}
     assert {"consent_receipts_consent_id", "consent_receipts_created_at", "revocations_expires_at"} <= indexes
     assert {"revocations_pkey"} <= indexes  # (kind, value)
@@ -190,3 +190,52 @@ async def test_every_operation_on_a_stalled_server_fails_within_the_operation_ti
         finally:
             async with asyncio.timeout(STALL_BOUND):
                 await store.close()
+
+
+# -- the password: given apart from the DSN, sent as is -----------------------------------
+
+
+async def test_the_password_given_apart_reaches_the_server_unescaped() -> None:
+    """A server that asks for a cleartext password shows what asyncpg sends: the password as given."""
+    import struct
+
+    received: list[bytes] = []
+
+    async def ask_password(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        length, code = struct.unpack("!ii", await reader.readexactly(8))
+        if code == 80877103:  # SSLRequest: decline, then the startup message follows
+            writer.write(b"N")
+            length, code = struct.unpack("!ii", await reader.readexactly(8))
+        await reader.readexactly(length - 8)  # the startup parameters
+        writer.write(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
+        kind = await reader.readexactly(1)
+        (size,) = struct.unpack("!i", await reader.readexactly(4))
+        received.append(kind + (await reader.readexactly(size - 4)))
+        writer.close()
+
+    server = await asyncio.start_server(ask_password, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        password = "p@ss/word#with%odd:chars"
+        store = open_store_url(f"postgresql://gw@127.0.0.1:{port}/gw", password=password, connect_timeout=5)
+        with pytest.raises(StoreError, match="cannot connect") as info:
+            await store.open()
+        assert password not in str(info.value) and password not in repr(store)
+    finally:
+        server.close()
+    assert received == [b"p" + password.encode() + b"\0"]
+
+
+async def test_pool_sizes_from_the_url_helper(pg_dsn: str, pg_schema: str) -> None:
+    from tests.support.postgres import dsn_with_schema
+
+    store = open_store_url(dsn_with_schema(pg_dsn, pg_schema), pool=(2, 7))
+    async with store:
+        assert isinstance(store, PostgresStore)
+        pool = store._db()
+        assert (pool.get_min_size(), pool.get_max_size(), pool.get_size()) == (2, 7, 2)
+
+
+def test_a_password_with_an_sqlite_url_is_refused() -> None:
+    with pytest.raises(ValueError, match="only used with a PostgreSQL store"):
+        open_store_url("sqlite:///:memory:", password="x")
