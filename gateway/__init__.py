@@ -4,7 +4,7 @@ Where things live
 -----------------
 The top level tells the story of a request::
 
-    __main__   the CLI (serve, check, explain, demo, links, consent ...)
+    __main__   the CLI (serve, check, explain, demo, links, consent, checklist ...)
     workers    N processes on one port, supervised
     server     assembles a gateway from a policy; reload and stop
     admin      the admin listener: /metrics, /healthz, /readyz, /explain
@@ -23,7 +23,7 @@ The top level tells the story of a request::
 Building blocks (know no feature)::
 
     http/      headers, paths and hosts, codings, replies, framing, upload,
-               upstream client and errors, client IP, address sets
+               upstream client and errors, client IP, address sets, the controller's block
     rewrite/   streaming HTML and text rewriters
     policy/    typed models per section, loader with file:line errors, JSON Schema
     store/     durable state: SQLite (default) and PostgreSQL
@@ -37,6 +37,7 @@ Features (each one package, glued to the chain by one module in filters/)::
     notify/    notification hiding: rules, the shared rewriter, SMTP relay, egress listener, providers/
     sensitive/ personal data in text: detectors, context words, scanner, body codecs, masks
     demo/      the built-in demo helpdesk
+    checklist/ the GDPR checklist of a policy (the checklist verb)
 """
 
 __version__ = "0.1.0"

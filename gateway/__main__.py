@@ -1,4 +1,4 @@
-"""Command line: ``privacy-gateway {serve,check,schema,explain,demo}``."""
+"""Command line: ``privacy-gateway {serve,check,schema,explain,demo}`` and the features' verbs."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .policy.loader import LoadedPolicy
 
 log = logging.getLogger("gateway")
 
@@ -27,22 +30,30 @@ def _use_uvloop(enabled: bool) -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def valid_policy(policy: str) -> LoadedPolicy | None:
+    """The policy loaded and compiled as ``serve`` would; None once every error is printed on stderr."""
     from .metrics import Metrics
     from .policy.loader import PolicyError, load_policy
     from .runtime import Runtime
 
     try:
-        loaded = load_policy(Path(args.policy))
+        loaded = load_policy(Path(policy))
         Runtime(loaded.policy, Metrics(), loaded.checksum)  # compiles every filter, like serve would
     except PolicyError as exc:
         print(str(exc), file=sys.stderr)
         count = len(exc.issues)
-        print(f"{args.policy}: {count} error{'s' if count != 1 else ''}; policy is NOT valid", file=sys.stderr)
-        return 1
+        print(f"{policy}: {count} error{'s' if count != 1 else ''}; policy is NOT valid", file=sys.stderr)
+        return None
     except (ValueError, RuntimeError) as exc:  # a part that validated alone but cannot be compiled with the rest
-        print(f"{args.policy}: {exc}", file=sys.stderr)
-        print(f"{args.policy}: 1 error; policy is NOT valid", file=sys.stderr)
+        print(f"{policy}: {exc}", file=sys.stderr)
+        print(f"{policy}: 1 error; policy is NOT valid", file=sys.stderr)
+        return None
+    return loaded
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    loaded = valid_policy(args.policy)
+    if loaded is None:
         return 1
     print(f"{args.policy}: policy is valid (checksum {loaded.checksum[:12]}, {len(loaded.files)} file(s))")
     return 0
@@ -225,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .consent.cli import add_consent_commands
 
     add_consent_commands(sub)
+    from .legal.cli import add_legal_basis_commands
+
+    add_legal_basis_commands(sub)
+    from .checklist.cli import add_checklist_command
+
+    add_checklist_command(sub, load=valid_policy)
     return parser
 
 

@@ -85,8 +85,14 @@ class Metrics:
             ["result"], registry=r,
         )
         self.sensitive_detections = Counter(
-            f"{PREFIX}_sensitive_detections", "Personal data found in request bodies, by kind, action, route and mode.",
+            f"{PREFIX}_sensitive_detections", "Personal data found in request bodies and pages, by kind, action, "
+            "route and mode.",
             ["kind", "action", "route", "mode"], registry=r,
+        )
+        self.legal_basis_submissions = Counter(
+            f"{PREFIX}_legal_basis_submissions", "Submissions of legal-basis routes and withdrawals, by route, result "
+            "(recorded, consent_missing, consent_stale, unreadable, not_recorded, withdrawn) and mode.",
+            ["route", "result", "mode"], registry=r,
         )
         self.body_bytes = Counter(
             f"{PREFIX}_body_bytes", "Body bytes streamed, by direction (upload, download).",
@@ -107,6 +113,16 @@ class Metrics:
             f"{PREFIX}_policy_info", "The active policy; value 1, checksum as label.", ["checksum"], registry=r,
             multiprocess_mode="liveall",
         )
+        # Sampled every second from the store (see Store.up and Store.errors); absent without a store.
+        self.store_up = Gauge(
+            f"{PREFIX}_store_up", "1 if the state store answered its last operation or probe (every 2s), else 0.",
+            ["backend"], registry=r, multiprocess_mode="livemin",
+        )
+        self.store_errors = Counter(
+            f"{PREFIX}_store_errors", "State store round trips that failed: unreachable, timed out, refused.",
+            ["backend"], registry=r,
+        )
+        self._store_errors_seen: dict[str, int] = {}
         self._active_checksum: str | None = None
         # Children bound once per label value: a labels() lookup per request is measurable.
         self._route_children: dict[str, tuple[BatchedHistogram, BatchedHistogram, BatchedHistogram]] = {}
@@ -131,6 +147,15 @@ class Metrics:
         if child is None:
             child = self._status_children[key] = self.batches.counter(self.requests.labels(*key))
         child.inc()
+
+    def observe_store(self, backend: str, *, up: bool, errors: int) -> None:
+        """The store's state: the gauge, and the counter moved on to ``errors`` (a running total)."""
+        self.store_up.labels(backend).set(1 if up else 0)
+        counter = self.store_errors.labels(backend)  # exported from 0 on, so rate() sees the first error
+        seen = self._store_errors_seen.get(backend, 0)
+        if errors > seen:
+            counter.inc(errors - seen)
+        self._store_errors_seen[backend] = max(seen, errors)
 
     def set_policy(self, checksum: str) -> None:
         """Mark ``checksum`` as the active policy (one info series at a time)."""

@@ -14,6 +14,7 @@ from aiohttp import web
 from gateway.metrics import Metrics
 from gateway.policy.loader import load_policy
 from gateway.server import Gateway
+from tests.support.browser import browser, demo_site  # noqa: F401  (fixtures)
 from tests.support.helpdesk import django_helpdesk, helpdesk_gateway, helpdesk_visitors  # noqa: F401  (fixtures)
 from tests.support.postgres import pg_dsn, pg_schema, store_backend  # noqa: F401  (fixtures)
 from tests.support.upstream import make_upstream

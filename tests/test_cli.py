@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -505,6 +506,18 @@ async def test_demo_runs_its_helpdesk_as_the_upstream_a_policy_leaves_out(tmp_pa
         status, page = await get(f"http://127.0.0.1:{listen}/agent/tickets/2", headers={"X-Forwarded-For": "192.0.2.10"})
         assert status == 200 and 'data-kind="card">4111 1111 1111 1111</mark>' in page
         assert "This page contains 1 card number." in page
+        # The new-ticket form: the consent checkbox is injected; without it the helpdesk gets nothing.
+        status, page = await get(f"http://127.0.0.1:{listen}/tickets/new")
+        version = re.search(r'name="privacy_consent" value="([0-9a-f]{16})" required>', page)
+        assert status == 200 and version is not None
+        ticket = {"email": "kari@example.no", "subject": "Hi", "message": "Hello"}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://127.0.0.1:{listen}/tickets/new", data=ticket) as resp:
+                assert resp.status == 422 and "Your consent is needed" in await resp.text()
+            async with session.post(f"http://127.0.0.1:{listen}/tickets/new",
+                                    data={**ticket, "privacy_consent": version.group(1)}) as resp:
+                page = await resp.text()
+        assert resp.status == 200 and "kari@example.no" in page and "privacy_consent" not in page
         # The same notification as a SendGrid API call, through the egress listener.
         async with aiohttp.ClientSession() as session:
             async with session.post(f"http://127.0.0.1:{listen}/tickets/2/notify-api", allow_redirects=False) as resp:

@@ -67,6 +67,10 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("#pgw-consent .pgw-note", "font-size:14.4px;padding:6px 10px;background:#f1f5fb;border-left:4px solid #0b4f9c"),
     ("#pgw-consent .pgw-actions", "display:flex;flex-wrap:wrap;gap:8px;margin:0"),
     ("#pgw-consent form+p", "margin-top:12px"),
+    # The controller's block on the settings page (gateway/http/organisation.py).
+    ("#pgw-consent .pgw-org",
+     "display:block;margin:20px 0 0;padding:12px 0 0;border-top:1px solid #767676;font-size:14.4px;color:#3d3d3d"),
+    ("#pgw-consent .pgw-org p", "margin:0 0 6px"),
     ("#pgw-consent button",
      "display:inline-block;flex:1 1 144px;min-height:44px;margin:0;padding:8px 16px;font:inherit;font-weight:600;"
      "text-align:center;cursor:pointer;border:2px solid #0b4f9c;border-radius:5px;background:#0b4f9c;color:#fff"),

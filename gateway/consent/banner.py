@@ -110,8 +110,10 @@ def settings_link_fragment(copy: Copy, *, prefix: str, return_to: str, style_non
 
 def settings_page(
     copy: Copy, *, prefix: str, choices: Mapping[str, bool], return_to: str, gpc: bool, privacy_url: str | None,
+    organisation: str = "",
 ) -> bytes:
-    """The gateway's own settings page: the same form, current choices ticked, a way back."""
+    """The gateway's own settings page: the same form, current choices ticked, a way back, and
+    ``organisation`` (the controller's block, already HTML) below them."""
     form = _form(copy, prefix=prefix, choices=choices, return_to=return_to, gpc=gpc, privacy_url=privacy_url, heading="h1")
     html = (
         f'<!doctype html><html lang="{_attr(copy.language)}"><head><meta charset="utf-8">'
@@ -119,6 +121,6 @@ def settings_page(
         f"<title>{escape(copy.ui['settings'])}</title>"
         f'<link rel="stylesheet" href="{_attr(STYLESHEET.url(prefix))}"></head><body>'
         f'<main id="pgw-consent" class="pgw-consent pgw-static" aria-labelledby="pgw-consent-title">{form}'
-        f'<p><a href="{_attr(return_to)}">{escape(copy.ui["back"])}</a></p></main></body></html>'
+        f'<p><a href="{_attr(return_to)}">{escape(copy.ui["back"])}</a></p>{organisation}</main></body></html>'
     )
     return html.encode("utf-8")

@@ -21,13 +21,16 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from ..exchange import Exchange, LocalReply
+from ..http.language import pick_language
+from ..http.organisation import organisation_block
+from ..policy.organisation import Organisation
 from .assets import ASSETS
 from .banner import settings_page
 from .compiled import Compiled
 from .decide import Decider
 from .resolve import Resolution
 from .submission import Submission, SubmissionError, parse, read_body, safe_return
-from .texts import Copy, pick_language
+from .texts import Copy
 
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -68,9 +71,11 @@ def _json(status: int, reason: str, doc: dict[str, object], headers: tuple[tuple
 
 
 class Endpoints:
-    def __init__(self, compiled: Compiled, decider: Decider) -> None:
+    def __init__(self, compiled: Compiled, decider: Decider, organisation: Organisation | None = None) -> None:
         self.c = compiled
         self.decider = decider
+        # The controller's block on the settings page, once per offered language.
+        self.organisation = {language: organisation_block(organisation, language) for language in compiled.copies}
 
     def _copy(self, ex: Exchange, language: str | None = None) -> Copy:
         if language is not None and language in self.c.copies:
@@ -101,10 +106,11 @@ class Endpoints:
     def _settings(self, ex: Exchange, resolution: Resolution) -> LocalReply:
         query = ex.request.raw_path.partition("?")[2]
         fields = dict(parse_qsl(query, max_num_fields=16)) if query else {}
+        copy = self._copy(ex)
         body = settings_page(
-            self._copy(ex), prefix=self.c.prefix, choices=resolution.choices,
+            copy, prefix=self.c.prefix, choices=resolution.choices,
             return_to=safe_return(fields.get("return", "/")), gpc=resolution.gpc and resolution.method in (None, "gpc"),
-            privacy_url=self.c.config.banner.privacy_url,
+            privacy_url=self.c.config.banner.privacy_url, organisation=self.organisation[copy.language],
         )
         headers = (
             ("Content-Security-Policy", PAGE_CSP), ("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"),

@@ -183,6 +183,24 @@ async def contact(request: web.Request) -> web.Response:
                                       f"<p>X-Privacy-Flags: {escape(flags)}</p>")
 
 
+@routes.get("/tickets/new")
+async def new_ticket_form(request: web.Request) -> web.Response:
+    return _page(request, "New ticket", """<h1>Open a ticket</h1>
+<form class="box" method="post" action="/tickets/new">
+<label>Your e-mail <input name="email" type="email" required maxlength="200"></label>
+<label>Subject <input name="subject" required maxlength="200"></label>
+<label>Your message <textarea name="message" rows="4" cols="60" required></textarea></label>
+<p><button>Open the ticket</button></p></form>""")
+
+
+@routes.post("/tickets/new")
+async def new_ticket(request: web.Request) -> web.Response:
+    """What the helpdesk would store of a new ticket (the gateway's legal-basis and sensitive rules act first)."""
+    form = await request.post()  # bounded by client_max_size (1 MiB)
+    fields = "".join(f"<li><code>{escape(str(name))}</code>: {escape(str(value))}</li>" for name, value in form.items())
+    return _page(request, "Ticket opened", f"<h1>The helpdesk received</h1><ul>{fields}</ul>")
+
+
 @routes.get("/outbox")
 async def outbox(request: web.Request) -> web.Response:
     """What the smarthost received from the relay, newest first: what would reach the mailboxes."""

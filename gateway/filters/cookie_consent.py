@@ -30,8 +30,8 @@ from ..consent.inject import Injector, charset_compatible
 from ..consent.metrics import consent_metrics
 from ..consent.resolve import Resolution
 from ..consent.submission import safe_return
-from ..consent.texts import pick_language
 from ..http.encoding import decoder_for
+from ..http.language import pick_language
 from ..lib.bounded import remember
 from .base import Filter
 
@@ -73,7 +73,7 @@ class CookieConsent(Filter):
         self.decider = Decider(
             self.c, self.m, store=store, retention=policy.store.receipt_retention, shadow=config.shadow
         )
-        self.endpoints = Endpoints(self.c, self.decider)
+        self.endpoints = Endpoints(self.c, self.decider, policy.organisation)
         # Bound once: the hooks below run on every request.
         self._resolver = self.c.resolver
         self._enforcer = self.c.enforcer
@@ -163,7 +163,9 @@ class CookieConsent(Filter):
                 ex, explicit={}, method="gpc", language=language, page=ex.path, previous=resolution
             )
             if decision is not None:
-                for value in decision.set_cookies:
+                # Unrecorded (store down): the refusal applies, but without the consent cookie,
+                # so the next page view records it again instead of the receipt being lost.
+                for value in decision.set_cookies if decision.recorded else decision.set_cookies[1:]:
                     headers.add("Set-Cookie", value)
                 resolution = decision.resolution
         return self._injector(ex, resolution, language)

@@ -22,6 +22,7 @@ from urllib.parse import unquote_plus, urlsplit
 
 from ..exchange import LocalReply
 from ..http.encoding import response_charset
+from ..http.organisation import organisation_block
 from ..lib.bounded import remember
 from ..lib.keyring import KeyRing
 from ..links import pages
@@ -69,6 +70,7 @@ class LinkSigning(Filter):
         ring = KeyRing.from_config([(k.id, k.secret) for k in config.keys], config.current_key or config.keys[0].id)
         self.signer = LinkSigner(ring, ttl=config.ttl, leeway=config.leeway)
         self.endpoint = config.endpoint
+        self.organisation = organisation_block(policy.organisation)  # the interstitial names the controller
         self.content_types = frozenset(t.lower() for t in config.content_types)
         self.rewrite_in_scripts = config.rewrite_in_scripts
         self.protected = tuple((Matcher(RouteMatch(path=r.path)), r.param) for r in config.require_token)
@@ -108,7 +110,7 @@ class LinkSigning(Filter):
             self._results["redirect"].inc()
             return _reply(302, "link_redirect", b"", ("Location", claims.url))
         self._results["interstitial"].inc()
-        return _reply(200, "link_interstitial", pages.interstitial(claims.url))
+        return _reply(200, "link_interstitial", pages.interstitial(claims.url, self.organisation))
 
     async def _verify(self, token: str) -> tuple[LinkClaims | None, LocalReply | None]:
         try:

@@ -13,7 +13,7 @@ skipped, as in the firewall):
 - ``mask``: the value becomes ``*******1234`` or ``[card:1a2b3c4d]``.
 - ``reject``: 422 ``sensitive_data``, naming the field and the kind of data.
 
-Only the replaced bytes change (see ``sensitive.codecs``); the proxy sets the
+Only the replaced bytes change (see ``http.forms``); the proxy sets the
 new Content-Length. A body that does not parse as its type is refused (400
 ``unreadable_body``) unless every rule that applies is in shadow mode: what
 cannot be read cannot be checked. Values never reach a log, a metric or a
@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING, Literal
 from ..chain import RejectBody
 from ..exchange import LocalReply
 from ..http.encoding import response_charset
+from ..http.forms import Decoded, Unreadable, decode, kind_of
 from ..lib.keyring import decode_secret
 from ..policy.schema import RouteMatch
-from ..rewrite.htmltext import HtmlTextRewriter
+from ..rewrite.htmlstream import HtmlStreamRewriter
 from ..routing import Matcher
 from ..sensitive import actions
-from ..sensitive.codecs import Decoded, Unreadable, decode, kind_of
 from ..sensitive.custom import from_spec
 from ..sensitive.kinds import describe
 from ..sensitive.pages import PageMarks, PageRule
@@ -191,7 +191,7 @@ class SensitiveData(Filter):
                 ex.decide(NAME, rule.mark, rule.name, mode)
 
         marks = PageMarks(self._scanner, rules, key=self._key, counted=count)
-        return HtmlTextRewriter(marks.mark, at_body_end=marks.notice, encoding=response_charset(params))
+        return HtmlStreamRewriter(marks.mark, at_body_end=marks.notice, encoding=response_charset(params))
 
     def wants_request_body(self, ex: Exchange) -> bool:
         kind, _ = kind_of(ex.request.headers.get("Content-Type", ""))

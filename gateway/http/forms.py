@@ -1,4 +1,4 @@
-"""Request bodies as a list of (field, text), and back with some texts replaced.
+"""Request bodies as a list of (field, text), and back with some texts replaced or some fields removed.
 
 Four encodings: ``form`` (application/x-www-form-urlencoded: each value),
 ``multipart`` (multipart/form-data: fields without a filename; file parts are
@@ -7,7 +7,9 @@ keys left alone) and ``text`` (text/plain: the whole body, field ``""``).
 
 Re-encoding splices: only the bytes of a replaced value change, everything
 else (other fields, file parts, boundaries, JSON whitespace and numbers)
-stays byte for byte as the client sent it. A body that does not parse as its
+stays byte for byte as the client sent it. A form or multipart field can be
+removed whole (its ``name=value`` pair, or its part with its delimiter line);
+JSON and text bodies have no fields to remove. A body that does not parse as its
 Content-Type says raises :class:`Unreadable`; the caller decides (it cannot
 check what it cannot read).
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote_plus, unquote_to_bytes
@@ -53,19 +55,50 @@ class Decoded:
     _source: bytes
     _spans: tuple[tuple[int, int], ...]
     _render: Callable[[str], bytes]
+    _fields: tuple[tuple[int, int], ...] | None = None  # each part's whole field, where fields can be removed
+    _delimiter: bytes = b""  # multipart: the boundary line
 
-    def encode(self, replacements: Mapping[int, str]) -> bytes:
-        """The body with ``parts[i].text`` replaced by ``replacements[i]``; unchanged bytes elsewhere."""
-        if not replacements:
+    def encode(self, replacements: Mapping[int, str], remove: Collection[int] = (),
+               add: Sequence[tuple[str, str]] = ()) -> bytes:
+        """The body with ``parts[i].text`` replaced by ``replacements[i]``, the fields of ``remove`` left out and
+        the ``(name, value)`` fields of ``add`` added at the end; unchanged bytes elsewhere. ValueError when this
+        kind of body has no fields to remove or add."""
+        if not replacements and not remove and not add:
             return self._source
+        if (remove or add) and self._fields is None:
+            raise ValueError(f"a {self.kind} body has no fields to remove or add")
+        edits: list[tuple[int, int, bytes]] = []
+        for index in remove:
+            start, end = self._fields[index]  # type: ignore[index]  # checked above
+            edits.append((start, end, b""))
+        for index, text in replacements.items():
+            if index not in remove:
+                start, end = self._spans[index]
+                edits.append((start, end, self._render(text)))
         out: list[bytes] = []
         at = 0
-        for index in sorted(replacements):
-            start, end = self._spans[index]
-            out += [self._source[at:start], self._render(replacements[index])]
+        for start, end, data in sorted(edits):
+            out += [self._source[at:start], data]
             at = end
         out.append(self._source[at:])
-        return b"".join(out)
+        body = b"".join(out)
+        # A form whose first or last pair went leaves a stray "&": trim it (a pair in the middle took its own).
+        if self.kind == "form" and remove:
+            body = body.strip(b"&")
+        for name, value in add:
+            body = self._added(body, name, value)
+        return body
+
+    def _added(self, body: bytes, name: str, value: str) -> bytes:
+        if self.kind == "form":
+            pair = self._render(name) + b"=" + self._render(value)
+            return body + b"&" + pair if body else pair
+        # multipart: a part of its own before the closing delimiter.
+        closing = body.rfind(self._delimiter + b"--")
+        quoted = name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A").encode("utf-8")
+        part = (self._delimiter + b'\r\nContent-Disposition: form-data; name="' + quoted + b'"\r\n\r\n'
+                + self._render(value) + b"\r\n")
+        return body[:closing] + part + body[closing:]
 
 
 def kind_of(content_type: str) -> tuple[ContentKind | None, dict[str, str]]:
@@ -106,6 +139,7 @@ def _utf8(data: bytes) -> str:
 def _form(body: bytes) -> Decoded:
     parts: list[Part] = []
     spans: list[tuple[int, int]] = []
+    fields: list[tuple[int, int]] = []
     at = 0
     for pair in body.split(b"&"):
         name, eq, value = pair.partition(b"=")
@@ -114,9 +148,11 @@ def _form(body: bytes) -> Decoded:
             parts.append(Part(field, field, _utf8(unquote_to_bytes(value.replace(b"+", b" ")))))
             start = at + len(name) + 1
             spans.append((start, start + len(value)))
+            fields.append((at, min(len(body), at + len(pair) + 1)))  # the pair and the "&" after it
         at += len(pair) + 1
     return Decoded("form", tuple(parts), body, tuple(spans),
-                   lambda text: quote_plus(text.encode("utf-8", "surrogateescape"), safe="*").encode("ascii"))
+                   lambda text: quote_plus(text.encode("utf-8", "surrogateescape"), safe="*").encode("ascii"),
+                   tuple(fields))
 
 
 def _multipart(body: bytes, boundary: str) -> Decoded:
@@ -129,10 +165,14 @@ def _multipart(body: bytes, boundary: str) -> Decoded:
         raise Unreadable("the multipart body is malformed")
     parts: list[Part] = []
     text_spans: list[tuple[int, int]] = []
+    fields: list[tuple[int, int]] = []
     for (name, filename), span in zip(segments, spans):
         if filename is None:
             parts.append(Part(name, name, _utf8(body[span[0]:span[1]])))
             text_spans.append(span)
+            # From the delimiter line that opens the part to the one that opens the next.
+            opening = body.rfind(delimiter, 0, span[0])
+            fields.append((opening, span[1] + 2))
 
     def render(text: str) -> bytes:
         data = text.encode("utf-8", "surrogateescape")
@@ -140,7 +180,7 @@ def _multipart(body: bytes, boundary: str) -> Decoded:
             raise ValueError("a replaced value would end the multipart part")
         return data
 
-    return Decoded("multipart", tuple(parts), body, tuple(text_spans), render)
+    return Decoded("multipart", tuple(parts), body, tuple(text_spans), render, tuple(fields), delimiter)
 
 
 def _segments(body: bytes, boundary: str) -> list[tuple[str, str | None]]:

@@ -15,6 +15,7 @@ _STYLE = (
     "a.go{display:inline-block;margin-top:1rem;padding:.6rem 1.2rem;background:#0b57d0;color:#fff;"
     "border-radius:.4rem;text-decoration:none}a.go:focus{outline:3px solid #f9ab00}"
     "code{word-break:break-all;background:#f3f3f3;padding:.1rem .3rem}"
+    ".pgw-org{margin-top:2.5rem;padding-top:1rem;border-top:1px solid #d0d0d0;font-size:.9rem;color:#3d3d3d}"
 )
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("Referrer-Policy", "no-referrer"),
@@ -34,12 +35,14 @@ def _page(title: str, body: str) -> bytes:
     ).encode()
 
 
-def interstitial(url: str) -> bytes:
+def interstitial(url: str, organisation: str = "") -> bytes:
+    """The page before ``url``; ``organisation`` is the controller's block (already HTML), shown below."""
     host = urlsplit(url).hostname or url
     return _page(
         "You are leaving the help centre",
         f"<p>This link leads to <strong>{escape(host)}</strong>:</p><p><code>{escape(url)}</code></p>"
-        f'<a class="go" href="{escape(url, quote=True)}" rel="noopener noreferrer">Continue to {escape(host)}</a>',
+        f'<a class="go" href="{escape(url, quote=True)}" rel="noopener noreferrer">Continue to {escape(host)}</a>'
+        f"{organisation}",
     )
 
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 import re
 import ssl
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..http.headers import HOP_BY_HOP, SetHeaderSource, UnderscoreAction
 from ..http.paths import BadHost, BadPath, normalize_path, parse_host
 from .consent import Consent
+from .legal_basis import LegalBasis
 from .links import Links
 from .notifications import Notifications
+from .organisation import Organisation
 from .schema_base import Model
 from .sensitive import Sensitive
 from .units import AddressRef, ByteSize, Duration, Name, check_name
@@ -382,6 +384,30 @@ class StoreTimeouts(Model):
     )
 
 
+class StorePool(Model):
+    """PostgreSQL connections kept by each gateway process (each worker of ``--workers N`` has its own pool).
+
+    The database sees up to replicas x workers x max_connections connections.
+    """
+
+    min_connections: int = Field(
+        1, ge=1, le=1000, description="Opened at start and kept open, idle or not. Absent: 1."
+    )
+    max_connections: int = Field(
+        5, ge=1, le=1000,
+        description="At most this many at once; an operation waits for a free one within store.timeouts.operation. "
+        "Absent: 5.",
+    )
+
+    @model_validator(mode="after")
+    def _check_sizes(self) -> StorePool:
+        if self.min_connections > self.max_connections:
+            raise ValueError(
+                f"min_connections ({self.min_connections}) is more than max_connections ({self.max_connections})"
+            )
+        return self
+
+
 class StoreSettings(Model):
     """Where durable state lives: link revocations, consent receipts."""
 
@@ -395,6 +421,14 @@ class StoreSettings(Model):
         365 * 86400.0, gt=0, description="How long consent receipts are kept. Absent: 365d."
     )
     timeouts: StoreTimeouts = Field(default_factory=StoreTimeouts)
+    pool: StorePool = Field(default_factory=StorePool, description="PostgreSQL only; SQLite has one connection.")
+    password: str | None = Field(
+        None,
+        repr=False,
+        description="The PostgreSQL password, by reference only: ${ENV_VAR} or ${file:path} (a mounted secret). "
+        "Used instead of a password in url, and needs no URL escaping. Absent: the url's (also a reference), "
+        "else PGPASSWORD or ~/.pgpass as libpq reads them.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -404,6 +438,24 @@ class StoreSettings(Model):
                 f"{value.split(':', 1)[0]!r} is not a supported store; use sqlite:///path or postgresql://..."
             )
         return value
+
+    @model_validator(mode="after")
+    def _check_password(self) -> StoreSettings:
+        if self.password is None:
+            return self
+        # The messages never show the URL: after substitution it may hold a password.
+        if not self.url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("password is only used with a PostgreSQL store (store.url postgresql://...)")
+        try:
+            parts = urlsplit(self.url)
+            in_url = parts.password is not None or any(
+                key.lower() == "password" for key, _ in parse_qsl(parts.query, keep_blank_values=True)
+            )
+        except ValueError:
+            in_url = False
+        if in_url:
+            raise ValueError("the password is given twice: in url and in password; keep one")
+        return self
 
 
 class Policy(Model):
@@ -426,5 +478,10 @@ class Policy(Model):
     consent: Consent = Field(default_factory=Consent)
     notifications: Notifications = Field(default_factory=Notifications)
     sensitive: Sensitive = Field(default_factory=Sensitive)
+    organisation: Organisation | None = Field(
+        None, description="The controller and its data protection officer, shown on the gateway's pages. "
+        "Absent: not shown.",
+    )
+    legal_basis: LegalBasis = Field(default_factory=LegalBasis)
     store: StoreSettings = Field(default_factory=StoreSettings)
     logging: Logging = Field(default_factory=Logging)

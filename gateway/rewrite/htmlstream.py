@@ -1,9 +1,13 @@
-"""Streaming rewriter of an HTML page's text nodes (pure: no aiohttp, no policy).
+"""Streaming rewriter of an HTML page's text nodes and tags (pure: no aiohttp, no policy).
 
-:class:`HtmlTextRewriter` hands each text node, as a browser would show it
+:class:`HtmlStreamRewriter` hands each text node, as a browser would show it
 (character references decoded), to a ``mark`` callback and writes back what it
 returns: spans of that text replaced by new HTML, or wrapped in an opening and
-a closing tag. Every other byte stays as it was: tags and their attributes,
+a closing tag. With a ``tag`` callback, each complete tag (up to
+``max_tag_bytes``; a longer one passes without it) is handed over as its name,
+whether it is an end tag, and its bytes; what it returns is inserted before
+the tag (``tag_attributes`` reads the attributes as a browser does). Every
+other byte stays as it was: tags and their attributes,
 comments, doctypes, and the content of ``script style textarea title xmp
 iframe noembed noframes noscript plaintext`` (ended by ``</name`` and space,
 ``/`` or ``>``, in any case), which is not shown as text or is edited by the
@@ -44,7 +48,9 @@ from .htmlsyntax import A_DONE, A_NAME, FOREIGN, RAW_END, RAW_TEXT, SEP, TAG_NAM
 
 #: A span of the node's text and what it becomes: new HTML, or ``(open, close)`` HTML around the original.
 Mark = tuple[int, int, "str | tuple[str, str]"]
-MarkText = Callable[[str, str], Sequence[Mark]]
+TextHook = Callable[[str, str], Sequence[Mark]]
+#: ``(name, is_end_tag, raw bytes)`` of a complete tag -> HTML to insert before it, or None.
+TagHook = Callable[[bytes, bool, bytes], "bytes | None"]
 
 # Data states.
 _TEXT, _TAG, _RAW, _COMMENT, _BOGUS, _PLAIN = range(6)
@@ -57,22 +63,28 @@ _OPEN_DOCUMENT: Final = frozenset({b"html", b"body"})
 _LETTER: Final = re.compile(rb"[A-Za-z]")
 
 
-class HtmlTextRewriter:
+class HtmlStreamRewriter:
     """A BodyRewriter passing every shown text node of a page through ``mark``."""
 
     def __init__(
         self,
-        mark: MarkText,
+        mark: TextHook | None = None,
         *,
+        tag: TagHook | None = None,
         at_body_end: Callable[[], bytes] | None = None,
         encoding: str = "utf-8",
         context: int = 64,
         max_text_bytes: int = 65536,
+        max_tag_bytes: int = 16384,
     ) -> None:
         "".encode(encoding)  # LookupError for an unknown encoding
         if "<".encode(encoding) != b"<":
             raise ValueError(f"{encoding} is not ASCII-compatible")
         self._mark = mark
+        self._on_tag = tag
+        self._max_tag = max_tag_bytes
+        self._held: list[bytes] | None = None  # the tag so far, while it is held for ``tag``
+        self._held_size = 0
         self._at_body_end = at_body_end
         self._encoding = encoding
         self._context = context
@@ -93,6 +105,9 @@ class HtmlTextRewriter:
 
     def finish(self) -> bytes:
         out = self._run(self._carry, final=True)
+        if self._held is not None:  # an unfinished tag at the end: as it came (browsers drop it)
+            out += b"".join(self._held)
+            self._held = None
         if not self._ended and self._document and self._at_body_end is not None:
             self._ended = True
             out += self._at_body_end()
@@ -184,32 +199,51 @@ class HtmlTextRewriter:
         self._tag_name = buf[start:end][:_NAME_HOLD].lower()
         if self._tag_end and self._tag_name == _BODY_END and not self._foreign:
             self._body_end(out)
-        out.append(buf[lt:end])
+        if self._on_tag is not None:
+            self._held, self._held_size = [buf[lt:end]], end - lt
+        else:
+            out.append(buf[lt:end])
         self._state, self._attr = _TAG, A_DONE
         return end
 
     def _tag(self, buf: bytes, pos: int, out: list[bytes], final: bool) -> int:
         """Inside a tag, after its name: attributes until ``>``."""
         n = len(buf)
+        start = pos
         while pos < n:
             if self._attr != A_DONE:
-                self._attr, stop = advance_attribute(buf, pos, self._attr)
-                out.append(buf[pos:stop])
-                pos = stop
+                self._attr, pos = advance_attribute(buf, pos, self._attr)
                 continue
-            stop = SEP.match(buf, pos).end()  # type: ignore[union-attr]  # matches everywhere
-            out.append(buf[pos:stop])
-            pos = stop
+            pos = SEP.match(buf, pos).end()  # type: ignore[union-attr]  # matches everywhere
             if pos == n:
                 break
             if buf[pos] == 0x3E:  # ">"
-                out.append(b">")
+                self._emit_tag(buf[start:pos + 1], out, complete=True)
                 self._close_tag(buf[pos - 1:pos] == b"/")
                 return pos + 1
             self._attr = A_NAME
-            out.append(buf[pos:pos + 1])  # the name's first character (may be "=")
-            pos += 1
+            pos += 1  # the name's first character (may be "=")
+        self._emit_tag(buf[start:pos], out, complete=False)
         return pos
+
+    def _emit_tag(self, data: bytes, out: list[bytes], *, complete: bool) -> None:
+        held = self._held
+        if held is None:
+            out.append(data)
+            return
+        held.append(data)
+        self._held_size += len(data)
+        if complete:
+            raw = b"".join(held)
+            self._held = None
+            assert self._on_tag is not None
+            inserted = self._on_tag(self._tag_name, self._tag_end, raw)
+            if inserted:
+                out.append(inserted)
+            out.append(raw)
+        elif self._held_size > self._max_tag:
+            out.extend(held)  # too long to hold: it passes without the hook
+            self._held = None
 
     def _close_tag(self, self_closing: bool) -> None:
         name, end = self._tag_name, self._tag_end
@@ -275,7 +309,7 @@ class HtmlTextRewriter:
     def _emit_text(self, raw: bytes, out: list[bytes]) -> None:
         if not raw:
             return
-        if self._foreign or raw.isspace():
+        if self._mark is None or self._foreign or raw.isspace():
             out.append(raw)
             return
         source = raw.decode(self._encoding, "surrogateescape")

@@ -194,6 +194,24 @@ def _charref(m: re.Match[str]) -> str:
     return m.group(0)  # in an attribute, "&copy=" and "&copyx" are not references
 
 
+def tag_attributes(tag: bytes, encoding: str = "utf-8") -> dict[str, str]:
+    """The attributes of a complete tag (``<form action="/x" method=post>``), as the page reads them:
+    names in lower case, values decoded, the first of duplicates kept."""
+    pos = match_end(TAG_NAME, tag, 1 + (tag[1:2] == b"/"))
+    found: dict[str, str] = {}
+    while pos < len(tag):
+        m = ATTR.match(tag, pos)
+        if m is None or m.group(2) is not None or m.end() == pos:
+            break
+        pos = m.end()
+        if m.group(3) is None:
+            continue
+        name = m.group(3).decode(encoding, "replace").lower()
+        raw = next((g for g in (m.group(5), m.group(6), m.group(7)) if g is not None), b"")
+        found.setdefault(name, attribute_text(raw, encoding))
+    return found
+
+
 def attribute_text(raw: bytes, encoding: str = "utf-8") -> str:
     """An attribute value as the tokenizer gives it to the page (references decoded)."""
     text = raw.decode(encoding, "replace").replace("\x00", "\ufffd")

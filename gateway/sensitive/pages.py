@@ -1,7 +1,7 @@
 """Personal data on a page an agent reads: each value found highlighted or masked, and a notice of what was found.
 
 A :class:`PageMarks` serves one response. The HTML text rewriter
-(``gateway.rewrite.htmltext``) hands it each shown text node; it scans the
+(``gateway.rewrite.htmlstream``) hands it each shown text node; it scans the
 node (with the end of the text shown before it, for context words), and for
 each value the first :class:`PageRule` whose kinds fit decides:
 
@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..rewrite.htmltext import Mark
+from ..rewrite.htmlstream import Mark
 from . import actions
 from .kinds import counted
 from .scanner import Scanner

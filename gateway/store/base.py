@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import abc
 import json
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Self, cast, get_args
+from typing import Any, ClassVar, Final, Literal, Self, cast, get_args
+
+from .legal import LegalRecord
 
 #: Bumped when the schema changes; a database with a newer version is refused.
 SCHEMA_VERSION: Final = 1
@@ -29,6 +32,8 @@ RevocationKind = Literal["token", "case", "recipient"]
 ConsentMethod = Literal["banner", "api", "gpc", "cmp"]
 REVOCATION_KINDS: Final[frozenset[str]] = frozenset(get_args(RevocationKind))
 CONSENT_METHODS: Final[frozenset[str]] = frozenset(get_args(ConsentMethod))
+
+log = logging.getLogger("gateway.store")
 
 
 class StoreError(Exception):
@@ -142,6 +147,14 @@ def receipt_from_row(row: Sequence[Any]) -> ConsentReceipt:
     )
 
 
+def _checked_values(name: str, values: Sequence[str]) -> list[str]:
+    if isinstance(values, str) or len(values) > 100:
+        raise ValueError(f"{name} must be a list of at most 100 texts")
+    for value in values:
+        _check_text(name, value, empty=False)
+    return list(values)
+
+
 def revocation_from_row(row: Sequence[Any]) -> Revocation:
     """A revocation read back as (kind, value, created_at, expires_at, reason)."""
     return Revocation(cast(RevocationKind, row[0]), row[1], float(row[2]), float(row[3]), row[4])
@@ -157,7 +170,15 @@ class Store(abc.ABC):
     wrong (unreachable, locked past the busy timeout, schema too new, not
     open) is a :class:`StoreError` with the driver's exception as its cause,
     whichever the backend, so callers can fail closed on one exception type.
+
+    Health, for metrics and readiness: ``up`` is whether the last round trip
+    (an operation or :meth:`ping`) got an answer (None before the first one),
+    ``errors`` counts the round trips that did not. A change of ``up`` is
+    logged once, not per failed request.
     """
+
+    #: The backend's name, as metrics label it.
+    backend: ClassVar[str]
 
     def __init__(self, *, receipt_retention: float | None = None) -> None:
         if receipt_retention is not None:
@@ -165,6 +186,30 @@ class Store(abc.ABC):
             if receipt_retention <= 0:
                 raise ValueError("receipt_retention must be positive (or None to keep receipts)")
         self.receipt_retention = receipt_retention
+        self.up: bool | None = None
+        self.errors = 0
+
+    def _answered(self) -> None:
+        """A round trip got its answer (backends call this at their one choke point)."""
+        if self.up is False:
+            log.warning("the state store answers again", extra={"fields": {"store": self.backend}})
+        self.up = True
+
+    def _unanswered(self, exc: BaseException) -> None:
+        """A round trip failed: unreachable, timed out, refused by the database."""
+        self.errors += 1
+        if self.up is not False:
+            # The type only: a driver's message may hold a host name, never personal data, but keep it short.
+            log.error("the state store does not answer; requests that need it fail closed",
+                      extra={"fields": {"store": self.backend, "error": type(exc).__name__}})
+        self.up = False
+
+    async def ping(self) -> None:
+        """One round trip to the database (StoreError if it does not answer); updates ``up``."""
+        await self._ping()
+
+    @abc.abstractmethod
+    async def _ping(self) -> None: ...
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -288,4 +333,46 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def _expire_receipts(self, older_than: float) -> int: ...
+
+    # -- legal-basis records (see store.legal) -------------------------------
+
+    async def add_legal_record(self, record: LegalRecord) -> None:
+        if not isinstance(record, LegalRecord):
+            raise TypeError("add_legal_record takes a LegalRecord")
+        await self._add_legal(record)
+
+    async def legal_records(self, record_ids: Sequence[str]) -> list[LegalRecord]:
+        """The records with these ids and the withdrawals of them, oldest first."""
+        ids = _checked_values("record_ids", record_ids)
+        if not ids:
+            return []
+        return sorted({*await self._legal_select("record_id", ids), *await self._legal_select("withdraws", ids)},
+                      key=lambda r: (r.created_at, r.record_id))
+
+    async def legal_records_for(self, email_hashes: Sequence[str]) -> list[LegalRecord]:
+        """Every record made for one of these e-mail hashes (one per key of the ring), oldest first."""
+        hashes = _checked_values("email_hashes", email_hashes)
+        return await self._legal_select("email_hash", hashes) if hashes else []
+
+    async def export_legal_records(self) -> AsyncIterator[LegalRecord]:
+        """Every record, oldest first, read in batches."""
+        after: tuple[float, str] | None = None
+        while True:
+            page = await self._legal_page(after, EXPORT_BATCH)
+            for record in page:
+                yield record
+            if len(page) < EXPORT_BATCH:
+                return
+            after = (page[-1].created_at, page[-1].record_id)
+
+    @abc.abstractmethod
+    async def _add_legal(self, record: LegalRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def _legal_select(self, column: str, values: Sequence[str]) -> list[LegalRecord]:
+        """Records whose ``column`` (record_id, withdraws or email_hash) is one of ``values``."""
+
+    @abc.abstractmethod
+    async def _legal_page(self, after: tuple[float, str] | None, limit: int) -> list[LegalRecord]:
+        """Up to ``limit`` records ordered by (created_at, record_id), after the given key."""
 

@@ -8,13 +8,39 @@ the others wait and find it there.
 
 The DSN is passed to asyncpg unchanged; extra query parameters become server
 settings, e.g. ``postgresql://gw@db:5432/gateway?search_path=privacy`` keeps
-the tables in schema ``privacy`` (which must exist).
+the tables in schema ``privacy`` (which must exist). ``password``, when given,
+is used instead of one in the DSN (so it needs no URL escaping); without
+either, asyncpg reads ``PGPASSWORD`` or ``~/.pgpass`` as libpq does.
+
+Nothing is cached: every replica asks the database on every check, so a
+revocation committed through one replica is refused by all of them from the
+next request on.
+
+When PostgreSQL does not answer (down, unreachable, past
+``operation_timeout``), every operation raises :class:`StoreError` within
+the timeout and the features fail closed:
+
+- revocation checks: the link endpoint and token-protected paths answer 503
+  ``link_check_unavailable``; no link opens unchecked, none is served from a
+  cache;
+- consent receipts: a decision that grants anything is refused (503
+  ``consent_not_recorded``, nothing changes); a refusal or withdrawal takes
+  effect in the browser but is answered 503 ``consent_not_recorded`` too, so
+  the visitor knows it was not recorded; a Global Privacy Control refusal
+  applies without the consent cookie, so the next page view records it.
+  Nothing is buffered locally, and no receipt is lost unnoticed;
+- ``up`` turns False (the ``store_up`` gauge, ``/readyz``), and each failure
+  counts in ``errors``.
+
+The pool reconnects by itself: a connection found broken is replaced at the
+next acquire, so the first operation after PostgreSQL returns succeeds,
+without a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,6 +55,7 @@ from .base import (
     receipt_to_row,
     revocation_from_row,
 )
+from .legal import LEGAL_COLUMNS, LegalRecord, legal_from_row, legal_to_row
 
 if TYPE_CHECKING:
     import asyncpg
@@ -66,6 +93,22 @@ CREATE TABLE IF NOT EXISTS consent_receipts (
 );
 CREATE INDEX IF NOT EXISTS consent_receipts_consent_id ON consent_receipts (consent_id, created_at);
 CREATE INDEX IF NOT EXISTS consent_receipts_created_at ON consent_receipts (created_at, id);
+CREATE TABLE IF NOT EXISTS legal_basis_records (
+    record_id TEXT PRIMARY KEY,
+    created_at DOUBLE PRECISION NOT NULL,
+    route TEXT NOT NULL,
+    basis TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    notice_version TEXT NOT NULL,
+    language TEXT NOT NULL,
+    email_hash TEXT NOT NULL,
+    ip_truncated TEXT NOT NULL,
+    event TEXT NOT NULL,
+    withdraws TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS legal_basis_records_email_hash ON legal_basis_records (email_hash) WHERE email_hash <> '';
+CREATE INDEX IF NOT EXISTS legal_basis_records_withdraws ON legal_basis_records (withdraws) WHERE withdraws <> '';
+CREATE INDEX IF NOT EXISTS legal_basis_records_created_at ON legal_basis_records (created_at, record_id);
 """
 
 REVOKE = """
@@ -105,6 +148,8 @@ def redact_dsn(dsn: str) -> str:
 class PostgresStore(Store):
     """State in PostgreSQL; ``min_size``..``max_size`` pooled connections per replica."""
 
+    backend = "postgresql"
+
     def __init__(
         self,
         dsn: str,
@@ -115,11 +160,13 @@ class PostgresStore(Store):
         server_settings: Mapping[str, str] | None = None,
         operation_timeout: float = 30.0,
         connect_timeout: float = 10.0,
+        password: str | None = None,
     ) -> None:
         super().__init__(receipt_retention=receipt_retention)
         if not 1 <= min_size <= max_size:
             raise ValueError("pool sizes must satisfy 1 <= min_size <= max_size")
         self.dsn = dsn
+        self.password = password
         self.min_size = min_size
         self.max_size = max_size
         self.server_settings = dict(server_settings or {})
@@ -161,13 +208,20 @@ class PostgresStore(Store):
         try:
             async with asyncio.timeout(timeout):
                 async with pool.acquire(timeout=timeout) as conn:
-                    return await statement(conn, timeout)
+                    result = await statement(conn, timeout)
         except TimeoutError as exc:
+            self._unanswered(exc)
             raise StoreError(
                 f"PostgreSQL store {redact_dsn(self.dsn)}: no answer within {timeout:g}s (store.timeouts.operation)"
             ) from exc
         except self._failures as exc:
+            self._unanswered(exc)
             raise self._failed(exc) from exc
+        self._answered()
+        return result
+
+    async def _ping(self) -> None:
+        await self._run(lambda conn, timeout: conn.fetchval("SELECT 1", timeout=timeout))
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -183,6 +237,7 @@ class PostgresStore(Store):
                 min_size=self.min_size,
                 max_size=self.max_size,
                 server_settings=self.server_settings or None,
+                password=self.password,
                 # Also bounds asyncpg's cancel request for a statement that timed out.
                 command_timeout=self.operation_timeout,
                 timeout=self.connect_timeout,
@@ -220,6 +275,7 @@ class PostgresStore(Store):
             raise
         self._pool = pool
         self._failures = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+        self._answered()
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -287,6 +343,31 @@ class PostgresStore(Store):
 
     async def _expire_receipts(self, older_than: float) -> int:
         return _count(await self._execute("DELETE FROM consent_receipts WHERE created_at < $1", older_than))
+
+
+    # -- legal-basis records -------------------------------------------------
+
+    async def _add_legal(self, record: LegalRecord) -> None:
+        placeholders = ", ".join(f"${i}" for i in range(1, 12))
+        await self._execute(f"INSERT INTO legal_basis_records ({LEGAL_COLUMNS}) VALUES ({placeholders})",
+                            *legal_to_row(record))
+
+    async def _legal_select(self, column: str, values: Sequence[str]) -> list[LegalRecord]:
+        rows = await self._fetch(
+            f"SELECT {LEGAL_COLUMNS} FROM legal_basis_records WHERE {column} = ANY($1::text[]) "
+            "ORDER BY created_at, record_id", list(values),
+        )
+        return [legal_from_row(row) for row in rows]
+
+    async def _legal_page(self, after: tuple[float, str] | None, limit: int) -> list[LegalRecord]:
+        if after is None:
+            rows = await self._fetch(
+                f"SELECT {LEGAL_COLUMNS} FROM legal_basis_records ORDER BY created_at, record_id LIMIT $1", limit)
+        else:
+            rows = await self._fetch(
+                f"SELECT {LEGAL_COLUMNS} FROM legal_basis_records WHERE (created_at, record_id) > ($1, $2) "
+                "ORDER BY created_at, record_id LIMIT $3", after[0], after[1], limit)
+        return [legal_from_row(row) for row in rows]
 
 
 def _count(status: str) -> int:

@@ -14,7 +14,7 @@ import functools
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -30,6 +30,7 @@ from .base import (
     receipt_to_row,
     revocation_from_row,
 )
+from .legal import LEGAL_COLUMNS, LegalRecord, legal_from_row, legal_to_row
 
 T = TypeVar("T")
 
@@ -64,6 +65,22 @@ CREATE TABLE IF NOT EXISTS consent_receipts (
 );
 CREATE INDEX IF NOT EXISTS consent_receipts_consent_id ON consent_receipts (consent_id, created_at);
 CREATE INDEX IF NOT EXISTS consent_receipts_created_at ON consent_receipts (created_at, id);
+CREATE TABLE IF NOT EXISTS legal_basis_records (
+    record_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    route TEXT NOT NULL,
+    basis TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    notice_version TEXT NOT NULL,
+    language TEXT NOT NULL,
+    email_hash TEXT NOT NULL,
+    ip_truncated TEXT NOT NULL,
+    event TEXT NOT NULL,
+    withdraws TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS legal_basis_records_email_hash ON legal_basis_records (email_hash) WHERE email_hash <> '';
+CREATE INDEX IF NOT EXISTS legal_basis_records_withdraws ON legal_basis_records (withdraws) WHERE withdraws <> '';
+CREATE INDEX IF NOT EXISTS legal_basis_records_created_at ON legal_basis_records (created_at, record_id);
 """
 
 REVOKE = """
@@ -86,6 +103,8 @@ LIMIT 1
 
 class SQLiteStore(Store):
     """State in one SQLite file (created with its directory if missing), or ``:memory:``."""
+
+    backend = "sqlite"
 
     def __init__(
         self,
@@ -116,13 +135,19 @@ class SQLiteStore(Store):
             # Each call gets busy_timeout in all, queued behind others or not; the worker
             # thread enforces it (_within), this is the backstop should the thread not report.
             async with asyncio.timeout(self.busy_timeout + _REPORT_MARGIN):
-                return await loop.run_in_executor(self._executor, functools.partial(self._within, deadline, fn, *args))
+                result = await loop.run_in_executor(
+                    self._executor, functools.partial(self._within, deadline, fn, *args)
+                )
         except TimeoutError as exc:
+            self._unanswered(exc)
             raise StoreError(
                 f"SQLite store {self.path!r}: no answer within {self.busy_timeout:g}s (store.timeouts.operation)"
             ) from exc
         except sqlite3.Error as exc:
+            self._unanswered(exc)
             raise StoreError(f"SQLite store {self.path!r}: {type(exc).__name__}: {exc}") from exc
+        self._answered()
+        return result
 
     def _within(self, deadline: float, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn`` in the worker thread with only the time left until ``deadline`` to wait for locks.
@@ -211,6 +236,12 @@ class SQLiteStore(Store):
             self._conn.close()
             self._conn = None
 
+    async def _ping(self) -> None:
+        await self._call(self._ping_sync)
+
+    def _ping_sync(self) -> None:
+        self._db().execute("SELECT 1").fetchone()
+
     # -- revocations -------------------------------------------------------
 
     async def _revoke(self, revocation: Revocation) -> None:
@@ -285,3 +316,32 @@ class SQLiteStore(Store):
 
     async def _expire_receipts(self, older_than: float) -> int:
         return await self._call(self._delete, "DELETE FROM consent_receipts WHERE created_at < ?", older_than)
+
+    # -- legal-basis records -------------------------------------------------
+
+    async def _add_legal(self, record: LegalRecord) -> None:
+        await self._call(self._add_legal_sync, legal_to_row(record))
+
+    def _add_legal_sync(self, row: tuple[object, ...]) -> None:
+        self._db().execute(f"INSERT INTO legal_basis_records ({LEGAL_COLUMNS}) VALUES ({', '.join('?' * 11)})", row)
+
+    async def _legal_select(self, column: str, values: Sequence[str]) -> list[LegalRecord]:
+        return await self._call(self._legal_select_sync, column, list(values))
+
+    def _legal_select_sync(self, column: str, values: list[str]) -> list[LegalRecord]:
+        rows = self._db().execute(
+            f"SELECT {LEGAL_COLUMNS} FROM legal_basis_records WHERE {column} IN ({', '.join('?' * len(values))}) "
+            "ORDER BY created_at, record_id", values,
+        )
+        return [legal_from_row(row) for row in rows]
+
+    async def _legal_page(self, after: tuple[float, str] | None, limit: int) -> list[LegalRecord]:
+        return await self._call(self._legal_page_sync, after, limit)
+
+    def _legal_page_sync(self, after: tuple[float, str] | None, limit: int) -> list[LegalRecord]:
+        where, params = ("WHERE (created_at, record_id) > (?, ?) ", list(after)) if after else ("", [])
+        rows = self._db().execute(
+            f"SELECT {LEGAL_COLUMNS} FROM legal_basis_records {where}ORDER BY created_at, record_id LIMIT ?",
+            (*params, limit),
+        )
+        return [legal_from_row(row) for row in rows]

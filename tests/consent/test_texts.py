@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from gateway.consent.texts import CATEGORY_TEXTS, UI_TEXTS, build_copies, pick_language
+from gateway.consent.texts import CATEGORY_TEXTS, UI_TEXTS, build_copies
 from tests.consent.support import policy, section
 
 
@@ -58,33 +56,3 @@ def test_the_hash_changes_with_what_is_shown_and_only_then() -> None:
     assert changed["en"].text_hash != base["en"].text_hash and changed["nb"].text_hash == base["nb"].text_hash
     shadow = build_copies(policy(shadow=True).consent)  # not shown: same hash
     assert shadow["en"].text_hash == base["en"].text_hash
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        ("", "en"),
-        ("nb", "nb"),
-        ("nb-NO,nb;q=0.9,en;q=0.8", "nb"),
-        ("no", "nb"),
-        ("nn-NO", "nb"),
-        ("de-DE,de;q=0.9", "en"),
-        ("de, nb;q=0.5, en;q=0.4", "nb"),
-        ("en;q=0.5, nb;q=0.6", "nb"),
-        ("nb;q=0, en;q=0.1", "en"),
-        ("nb;q=nan", "en"),
-        ("nb;q=bogus, en", "en"),
-        ("EN-gb", "en"),
-        ("*", "en"),
-        ("nb, en", "nb"),
-        ("en, nb", "en"),
-        (",,,;;;", "en"),
-    ],
-)
-def test_language_follows_accept_language(header: str, expected: str) -> None:
-    assert pick_language(header, ("en", "nb")) == expected
-
-
-def test_language_falls_back_to_the_first_offered() -> None:
-    assert pick_language("fr", ("nb", "en")) == "nb"
-    assert pick_language("x" * 10_000 + ",en", ("nb", "en")) == "en"

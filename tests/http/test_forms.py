@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.sensitive.codecs import Part, Unreadable, decode, kind_of
+from gateway.http.forms import Part, Unreadable, decode, kind_of
 
 
 @pytest.mark.parametrize(
@@ -127,3 +127,30 @@ def test_text_in_its_charset() -> None:
     decoded = decode("text/plain; charset=iso-8859-1", "bl\u00e5 123".encode("latin-1"))
     assert decoded is not None and decoded.parts == (Part("", "", "bl\u00e5 123"),)
     assert decoded.encode({0: "bl\u00e5 ***"}) == "bl\u00e5 ***".encode("latin-1")
+
+
+def test_form_fields_are_removed_whole_and_added_at_the_end() -> None:
+    decoded = decode("application/x-www-form-urlencoded", b"a=1&consent=v1&b=x+y")
+    assert decoded is not None
+    assert decoded.encode({}, remove=[1]) == b"a=1&b=x+y"
+    assert decoded.encode({}, remove=[0, 2]) == b"consent=v1"
+    assert decoded.encode({2: "z"}, remove=[1], add=[("gdpr", "a b")]) == b"a=1&b=z&gdpr=a+b"
+
+
+def test_a_multipart_field_is_removed_with_its_delimiter_and_a_new_one_added_before_the_end() -> None:
+    body = (b'--B\r\nContent-Disposition: form-data; name="consent"\r\n\r\nv1\r\n'
+            b'--B\r\nContent-Disposition: form-data; name="f"; filename="x.bin"\r\n\r\n\x00data\r\n'
+            b"--B--\r\n")
+    decoded = decode("multipart/form-data; boundary=B", body)
+    assert decoded is not None and [p.field for p in decoded.parts] == ["consent"]
+    assert decoded.encode({}, remove=[0], add=[("gdpr", "v1")]) == (
+        b'--B\r\nContent-Disposition: form-data; name="f"; filename="x.bin"\r\n\r\n\x00data\r\n'
+        b'--B\r\nContent-Disposition: form-data; name="gdpr"\r\n\r\nv1\r\n--B--\r\n'
+    )
+
+
+def test_json_and_text_have_no_fields_to_remove() -> None:
+    decoded = decode("application/json", b'{"a": "x"}')
+    assert decoded is not None
+    with pytest.raises(ValueError, match="no fields to remove"):
+        decoded.encode({}, remove=[0])

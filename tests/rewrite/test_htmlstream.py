@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from gateway.rewrite.htmltext import HtmlTextRewriter, Mark
+from gateway.rewrite.htmlstream import HtmlStreamRewriter, Mark
 
 NUMBER = re.compile(r"\d{5,}")
 
@@ -18,7 +18,7 @@ def highlight(text: str, before: str) -> list[Mark]:
 
 
 def run(page: bytes, sizes: Sequence[int] | None = None, **options: object) -> bytes:
-    rewriter = HtmlTextRewriter(highlight, at_body_end=lambda: b"<aside>NOTICE</aside>", **options)  # type: ignore[arg-type]
+    rewriter = HtmlStreamRewriter(highlight, at_body_end=lambda: b"<aside>NOTICE</aside>", **options)  # type: ignore[arg-type]
     if sizes is None:
         return rewriter.feed(page) + rewriter.finish()
     out, at, i = [], 0, 0
@@ -73,7 +73,7 @@ def test_a_reference_is_decoded_for_the_callback_and_replaced_whole() -> None:
         seen.append(text)
         return [(m.start(), m.end(), "#" * (m.end() - m.start())) for m in NUMBER.finditer(text)]
 
-    rewriter = HtmlTextRewriter(mask)
+    rewriter = HtmlStreamRewriter(mask)
     out = rewriter.feed(b"<p>id 0101&#x30;012&#51;56, &amp;c</p>") + rewriter.finish()
     assert seen == ["id 01010012356, &c"]
     assert out == b"<p>id ###########, &amp;c</p>"
@@ -86,7 +86,7 @@ def test_the_text_before_a_node_is_its_context() -> None:
         calls.append((text, before))
         return []
 
-    rewriter = HtmlTextRewriter(record, context=12)
+    rewriter = HtmlStreamRewriter(record, context=12)
     rewriter.feed(b"<p><b>CPR-nummer:</b> 010190-1234</p><script>x</script><p>later</p>")
     rewriter.finish()
     assert calls == [("CPR-nummer:", ""), (" 010190-1234", " CPR-nummer:"), ("later", "")]
@@ -102,7 +102,7 @@ def test_the_notice_goes_before_the_first_body_end_or_at_the_end_of_a_document()
 
 
 def test_a_long_text_is_held_only_up_to_its_limit() -> None:
-    rewriter = HtmlTextRewriter(highlight, max_text_bytes=1024)
+    rewriter = HtmlStreamRewriter(highlight, max_text_bytes=1024)
     sizes = []
     for _ in range(100):
         sizes.append(len(rewriter.feed(b"word " * 100)))
@@ -119,8 +119,34 @@ def test_plaintext_ends_markup_and_a_lone_lt_is_text() -> None:
 
 def test_an_ascii_incompatible_encoding_is_refused_and_latin1_works() -> None:
     with pytest.raises(ValueError):
-        HtmlTextRewriter(highlight, encoding="utf-16")
-    rewriter = HtmlTextRewriter(highlight, encoding="iso-8859-1")
+        HtmlStreamRewriter(highlight, encoding="utf-16")
+    rewriter = HtmlStreamRewriter(highlight, encoding="iso-8859-1")
     assert rewriter.feed("<p>fødselsnummer 12345678</p>".encode("latin-1")) + rewriter.finish() == (
         "<p>fødselsnummer <mark>12345678</mark></p>".encode("latin-1")
     )
+
+
+def test_a_tag_hook_sees_each_whole_tag_and_inserts_before_it() -> None:
+    seen: list[tuple[bytes, bool, bytes]] = []
+
+    def before_buttons(name: bytes, end: bool, raw: bytes) -> bytes | None:
+        seen.append((name, end, raw))
+        return b"<hr>" if name == b"button" and not end else None
+
+    page = b'<form action="/t" data-x="a>b"><BUTTON type=submit>Go</BUTTON><!-- <button> --></form>'
+    expected = b'<form action="/t" data-x="a>b"><hr><BUTTON type=submit>Go</BUTTON><!-- <button> --></form>'
+    for size in (1, 2, 3, 7, len(page)):
+        seen.clear()
+        rewriter = HtmlStreamRewriter(tag=before_buttons)
+        out = b"".join(rewriter.feed(page[i:i + size]) for i in range(0, len(page), size)) + rewriter.finish()
+        assert out == expected
+        assert seen == [(b"form", False, b'<form action="/t" data-x="a>b">'), (b"button", False, b"<BUTTON type=submit>"),
+                        (b"button", True, b"</BUTTON>"), (b"form", True, b"</form>")]
+
+
+def test_a_tag_longer_than_the_limit_passes_without_the_hook() -> None:
+    calls: list[bytes] = []
+    rewriter = HtmlStreamRewriter(tag=lambda n, e, raw: calls.append(n) or b"!", max_tag_bytes=100)
+    page = b'<p title="' + b"x" * 300 + b'">a</p>'
+    out = b"".join(rewriter.feed(page[i:i + 10]) for i in range(0, len(page), 10)) + rewriter.finish()
+    assert out == page.replace(b"</p>", b"!</p>") and calls == [b"p"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from bench import sensitive_corpus as corpus
-from gateway.rewrite.htmltext import HtmlTextRewriter
+from gateway.rewrite.htmlstream import HtmlStreamRewriter
 from gateway.sensitive import actions
 from gateway.sensitive.pages import PageMarks, PageRule
 from gateway.sensitive.scanner import Scanner, builtin_detectors
@@ -25,7 +25,7 @@ def rule(name: str = "r", **kw: object) -> PageRule:
 
 
 def page(marks: PageMarks, html: str) -> str:
-    rewriter = HtmlTextRewriter(marks.mark, at_body_end=marks.notice)
+    rewriter = HtmlStreamRewriter(marks.mark, at_body_end=marks.notice)
     return (rewriter.feed(html.encode()) + rewriter.finish()).decode()
 
 

@@ -21,11 +21,10 @@ import re
 from collections.abc import Iterator
 from typing import ClassVar
 
-from stdnum import luhn
-
 from ..base import Detection
 from ..context import COMMON_NEGATIVE, CONTEXT_REACH, LEFT_EDGE, RIGHT_EDGE, Context, Cue, merge
 from ..scanner import PNR_ID
+from .card import luhn_ok
 from .cpr import birth_date as cpr_birth_date
 
 _PATTERN = re.compile(
@@ -88,7 +87,7 @@ class PersonnummerDetector:
             else:
                 years = (1900 + year, 2000 + year)
             # The date before the Luhn digit: it is cheaper, and most other IDs' dates fail it.
-            if not _date_exists(years, month, day) or not luhn.is_valid(date + match["serial"]):
+            if not _date_exists(years, month, day) or not luhn_ok(date + match["serial"]):
                 continue
             plain = not century and (not sep or (sep == "-" and cpr_birth_date(date + match["serial"]) is not None))
             a, b = match.span()

@@ -1,0 +1,1 @@
+"""The GDPR checklist of a deployed policy: ``privacy-gateway checklist --policy P``."""

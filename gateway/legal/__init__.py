@@ -1,0 +1,1 @@
+"""Legal basis at sign-up: the notice injected into forms, active consent enforced, records kept, withdrawal."""
