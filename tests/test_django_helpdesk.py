@@ -42,6 +42,9 @@ NOTES = (
     "Log: <a href=\"https://tracker.example.net/issue/42\">tracker</a> http://203.0.113.7/x.png\r\n"
     "\u00c6\u00f8\u00e5 \u2014 end of notes\n"
 ).encode()
+FNR = "01010012356"
+CARD = "4111 1111 1111 1111"
+CONSENT_BOX = re.compile(r'<input type="checkbox" name="privacy_consent" value="([0-9a-f]{16})" required>')
 EXTERNAL_HREF = re.compile(r"""href=["']https?://docs\.example\.org""")
 SCREENSHOT = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64 + secrets.token_bytes(4096)
 
@@ -60,20 +63,28 @@ async def visit(helpdesk_gateway: StartHelpdeskGateway, helpdesk_visitors: MakeV
     return lambda address: helpdesk_visitors(gateway, address)
 
 
-async def submit_ticket(customer: Visitor, helpdesk: Helpdesk, title: str, email: str) -> tuple[str, str]:
-    """The public form, with the notes attached; returns the public ticket page's path and its HTML."""
+async def submit_ticket(customer: Visitor, helpdesk: Helpdesk, title: str, email: str, body_extra: str = "",
+                        ) -> tuple[str, str]:
+    """The public form, with the notes attached and consent given (after a refusal without it); returns the
+    public ticket page's path and its HTML."""
     response, body = await customer.get("/helpdesk/tickets/submit/")
     assert response.status == 200, body[:500]
     assert "csrftoken" in set_cookie_names(response)
     form = form_with(body.decode(), "submitter_email")
     assert form.method == "POST" and form.enctype == "multipart/form-data"
     assert form.fields["csrfmiddlewaretoken"] and "attachment" in form.files
+    # The gateway's consent checkbox is in django-helpdesk's form, unticked: ticking it sends its value.
+    consent = CONSENT_BOX.search(body.decode())
+    assert consent is not None and "privacy_consent" not in form.fields
+    fields = {
+        "queue": str(helpdesk.queue_id), "title": title, "submitter_email": email, "priority": "3",
+        "body": f"The installer stops; [the guide](https://docs.example.org/install?utm_source=x) says otherwise. {body_extra}",
+    }
+    response, body = await customer.submit(form, "/helpdesk/tickets/submit/", fields,
+                                           {"attachment": ("notes.txt", NOTES, "text/plain")})
+    assert response.status == 422 and b"Your consent is needed" in body  # not ticked: nothing reached the helpdesk
     response, body = await customer.submit(
-        form, "/helpdesk/tickets/submit/",
-        {
-            "queue": str(helpdesk.queue_id), "title": title, "submitter_email": email, "priority": "3",
-            "body": "The installer stops; [the guide](https://docs.example.org/install?utm_source=x) says otherwise.",
-        },
+        form, "/helpdesk/tickets/submit/", {**fields, "privacy_consent": consent.group(1)},
         {"attachment": ("notes.txt", NOTES, "text/plain")},
     )
     page = body.decode()
@@ -91,7 +102,8 @@ async def test_customer_submits_agent_replies_and_logs_out(visit: Visit, django_
     email = f"kari.{secrets.token_hex(3)}@example.com"
 
     # The public form with an attachment, then the customer's own ticket page.
-    ticket_path, page = await submit_ticket(customer, django_helpdesk, title, email)
+    ticket_path, page = await submit_ticket(customer, django_helpdesk, title, email,
+                                            f"Mitt fødselsnummer er {FNR}, kortet mitt {CARD}.")
     query = parse_qs(urlsplit(ticket_path).query)
     assert query["email"] == [email] and query["key"][0]
     ticket_id = int(query["ticket"][0].rsplit("-", 1)[1])  # "support-7"
@@ -124,6 +136,10 @@ async def test_customer_submits_agent_replies_and_logs_out(visit: Visit, django_
     assert title in staff_page and "notes.txt" in staff_page
     # The customer's external link in the ticket text (markdown here) is signed by the gateway.
     assert not EXTERNAL_HREF.search(staff_page) and "/_l/" in staff_page
+    # The card never reached django-helpdesk (masked at intake); the national ID is highlighted for the agent.
+    assert CARD not in staff_page and "*" * 15 + "1111" in staff_page
+    assert f'<mark class="privacy-gateway-sensitive" data-kind="no_fnr">{FNR}</mark>' in staff_page
+    assert re.search(r"This page contains \d+ national ID numbers?\.", staff_page)  # the text and its form copy
 
     # The ticket list's data endpoint answers the office (its query is the page's base64 JSON).
     response, body = await agent.get("/helpdesk/datatables_ticket_list/e30=")

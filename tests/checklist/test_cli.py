@@ -77,8 +77,7 @@ def test_the_demo_policy_one_line_per_item() -> None:
 @pytest.mark.parametrize("policy", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_every_shipped_policy_as_json(policy: Path) -> None:
     keys = POLICY_ENV  # policies/django-helpdesk.yaml takes its keys from the environment
-    result = run_cli("checklist", "--policy", str(policy), "--format", "json",
-                     HELPDESK_CONSENT_KEY=keys["HELPDESK_CONSENT_KEY"], HELPDESK_LINK_KEY=keys["HELPDESK_LINK_KEY"])
+    result = run_cli("checklist", "--policy", str(policy), "--format", "json", **keys)
     assert result.returncode == 0, result.stderr
     items = json.loads(result.stdout)
     assert [item["id"] for item in items] == list(ITEM_IDS)

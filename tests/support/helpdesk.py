@@ -69,6 +69,7 @@ STOP_TIMEOUT = 10.0
 POLICY_ENV = {
     "HELPDESK_CONSENT_KEY": "base64:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "HELPDESK_LINK_KEY": "base64:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    "HELPDESK_LEGAL_KEY": "base64:" + base64.b64encode(secrets.token_bytes(32)).decode(),
 }
 
 
