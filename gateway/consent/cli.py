@@ -17,18 +17,16 @@ command; nothing else in the policy is needed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
 from ..policy.units import parse_duration
 from ..store import ConsentReceipt, Store, store_for
+from ..store.commands import policy_at, run_with
 
 T = TypeVar("T")
 
@@ -68,28 +66,13 @@ def parse_since(text: str) -> float:
 
 
 def _store(policy_path: str) -> tuple[Store, float]:
-    from ..policy.loader import PolicyError, load_policy
-
-    try:
-        policy = load_policy(Path(policy_path)).policy
-    except PolicyError as exc:
-        print(str(exc), file=sys.stderr)
-        raise SystemExit(1) from None
-    settings = policy.store
+    settings = policy_at(policy_path).store
     return store_for(settings), settings.receipt_retention
-
-
-def _run(store: Store, action: Callable[[Store], Awaitable[T]]) -> T:
-    async def main() -> T:
-        async with store:
-            return await action(store)
-
-    return asyncio.run(main())
 
 
 def cmd_receipts(args: argparse.Namespace) -> int:
     store, _ = _store(args.policy)
-    receipts = _run(store, lambda s: s.receipts_for(args.id))
+    receipts = run_with(store, lambda s: s.receipts_for(args.id))
     out = sys.stdout.buffer
     for receipt in receipts:
         out.write(receipt_json(receipt))
@@ -111,7 +94,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             count += 1
         return count
 
-    count = _run(store, export)
+    count = run_with(store, export)
     out.flush()
     print(f"{count} receipt{'s' if count != 1 else ''} exported", file=sys.stderr)
     return 0
@@ -121,7 +104,7 @@ def cmd_expire(args: argparse.Namespace) -> int:
     store, retention = _store(args.policy)
     keep = parse_duration(args.older_than) if args.older_than else retention
     cutoff = time.time() - keep
-    removed = _run(store, lambda s: s.expire_receipts(cutoff))
+    removed = run_with(store, lambda s: s.expire_receipts(cutoff))
     print(f"{removed} receipt{'s' if removed != 1 else ''} older than {keep:g} seconds deleted", file=sys.stderr)
     return 0
 

@@ -15,17 +15,15 @@ Each line: ``record_id``, ``created`` (ISO 8601 UTC), ``created_at``,
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
 from ..lib.keyring import KeyRing
 from ..store import Store, store_for
+from ..store.commands import policy_at, run_with
 from ..store.legal import LegalRecord
 from . import proof
 
@@ -39,24 +37,10 @@ def record_json(record: LegalRecord) -> bytes:
 
 
 def _open(policy_path: str) -> tuple[Store, KeyRing | None]:
-    from ..policy.loader import PolicyError, load_policy
-
-    try:
-        policy = load_policy(Path(policy_path)).policy
-    except PolicyError as exc:
-        print(str(exc), file=sys.stderr)
-        raise SystemExit(2) from None
+    policy = policy_at(policy_path)
     keys = policy.legal_basis.keys
     ring = KeyRing.from_config([(k.id, k.secret) for k in keys], keys[0].id) if keys else None
     return store_for(policy.store), ring
-
-
-def _run(store: Store, action: Callable[[Store], Awaitable[T]]) -> T:
-    async def main() -> T:
-        async with store:
-            return await action(store)
-
-    return asyncio.run(main())
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -64,7 +48,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if ring is None:
         print("the policy has no legal_basis.keys: records cannot be found by e-mail address", file=sys.stderr)
         return 2
-    records = _run(store, lambda s: s.legal_records_for(proof.email_hashes(ring, args.email)))
+    records = run_with(store, lambda s: s.legal_records_for(proof.email_hashes(ring, args.email)))
     out = sys.stdout.buffer
     for record in records:
         out.write(record_json(record))
@@ -86,7 +70,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             count += 1
         return count
 
-    count = _run(store, export)
+    count = run_with(store, export)
     out.flush()
     print(f"{count} record{'s' if count != 1 else ''} exported", file=sys.stderr)
     return 0

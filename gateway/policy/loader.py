@@ -365,37 +365,30 @@ def _check_notification_link(root: Node) -> list[Issue]:
 
 
 def _check_sensitive_routes(root: Node) -> list[Issue]:
-    """Routes that sensitive rules name must exist (``default`` is the route of every unmatched request)."""
-    issues: list[Issue] = []
+    """Routes that sensitive rules and pages name must exist (``default`` is the route of every unmatched request)."""
     defined = [n.value for n in (_child(r, "name") for r in _items(_child(root, "routes")))
                if n is not None and isinstance(n.value, str)] + ["default"]
-    for section in ("rules", "pages"):
-        for index, rule in enumerate(_items(_child(root, f"sensitive.{section}"))):
-            for i, node in enumerate(_items(_child(rule, "routes"))):
-                if not isinstance(node.value, str) or node.value in defined:
-                    continue
-                message = f"unknown route {node.value!r}"
-                close = difflib.get_close_matches(node.value, defined, n=1)
-                message += f" (did you mean {close[0]!r}?)" if close else " (define it in routes)"
-                loc: Loc = ("sensitive", section, index, "routes", i)
-                issues.append(Issue(node.file, node.line, loc, node.redact(message)))
-    return issues
+    return _check_named(root, "routes", "route", defined, " (define it in routes)")
 
 
 def _check_sensitive_kinds(root: Node, policy: Policy) -> list[Issue]:
     """Kinds that sensitive rules and pages name: built-in ones, or a custom or Presidio detector's."""
-    issues: list[Issue] = []
     known = list(SENSITIVE_KINDS) + list(policy.sensitive.custom_kinds())
+    hint = f" (known: {', '.join(known)}; or add a detector in sensitive.detectors or presidio)"
+    return _check_named(root, "detectors", "kind", known, hint)
+
+
+def _check_named(root: Node, key: str, what: str, known: list[str], hint: str) -> list[Issue]:
+    """Each name in ``sensitive.rules[].<key>`` and ``sensitive.pages[].<key>`` is one of ``known``."""
+    issues: list[Issue] = []
     for section in ("rules", "pages"):
         for index, rule in enumerate(_items(_child(root, f"sensitive.{section}"))):
-            for i, node in enumerate(_items(_child(rule, "detectors"))):
+            for i, node in enumerate(_items(_child(rule, key))):
                 if not isinstance(node.value, str) or node.value in known:
                     continue
-                message = f"unknown kind {node.value!r}"
                 close = difflib.get_close_matches(node.value, known, n=1)
-                message += (f" (did you mean {close[0]!r}?)" if close else
-                            f" (known: {', '.join(known)}; or add a detector in sensitive.detectors or presidio)")
-                loc: Loc = ("sensitive", section, index, "detectors", i)
+                message = f"unknown {what} {node.value!r}" + (f" (did you mean {close[0]!r}?)" if close else hint)
+                loc: Loc = ("sensitive", section, index, key, i)
                 issues.append(Issue(node.file, node.line, loc, node.redact(message)))
     return issues
 

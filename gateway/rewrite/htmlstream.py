@@ -267,18 +267,11 @@ class HtmlStreamRewriter:
 
     def _raw(self, buf: bytes, pos: int, out: list[bytes], final: bool) -> int:
         assert self._raw_end is not None
-        m = self._raw_end.search(buf, pos)
-        if m is None:
-            keep = 0 if final else min(_RAW_HOLD, len(buf) - pos)
-            cut = len(buf) - keep
-            out.append(buf[pos:cut])
-            self._carry = buf[cut:]
-            return len(buf)
-        out.append(buf[pos:m.start()])
-        self._state = _TEXT
-        return m.start()  # the end tag is read as a tag
+        return self._until(buf, pos, out, self._raw_end, _RAW_HOLD, final, through=False)  # the end tag is a tag
 
-    def _until(self, buf: bytes, pos: int, out: list[bytes], end: re.Pattern[bytes], hold: int, final: bool) -> int:
+    def _until(self, buf: bytes, pos: int, out: list[bytes], end: re.Pattern[bytes], hold: int, final: bool,
+               *, through: bool = True) -> int:
+        """Pass bytes up to ``end`` (and through it, or not), then back to text; hold what may start ``end``."""
         m = end.search(buf, pos)
         if m is None:
             keep = 0 if final else min(hold, len(buf) - pos)
@@ -286,9 +279,10 @@ class HtmlStreamRewriter:
             out.append(buf[pos:cut])
             self._carry = buf[cut:]
             return len(buf)
-        out.append(buf[pos:m.end()])
+        stop = m.end() if through else m.start()
+        out.append(buf[pos:stop])
         self._state = _TEXT
-        return m.end()
+        return stop
 
     def _until_byte(self, buf: bytes, pos: int, out: list[bytes], end: bytes) -> int:
         i = buf.find(end, pos)
