@@ -63,10 +63,10 @@ def kustomize(directory: Path) -> list[dict[str, Any]]:
 def secret_files(policy_text: str, directory: Path) -> str:
     """``policy_text`` with its Secret files (``${file:/run/secrets/...}``) written as test keys into ``directory``.
 
-    Keys get 32 random bytes; the password a hex string, as secret.yaml says to make it.
+    Keys get 32 random bytes; the passwords (pgpassword, smtp-password) a random hex string.
     """
     for name in sorted(set(re.findall(re.escape("${file:" + SECRETS_MOUNT) + r"([^}]+)\}", policy_text))):
-        (directory / name).write_text(os.urandom(24).hex() if name == "pgpassword" else "hex:" + os.urandom(32).hex())
+        (directory / name).write_text(os.urandom(24).hex() if "password" in name else "hex:" + os.urandom(32).hex())
     return policy_text.replace("${file:" + SECRETS_MOUNT, "${file:" + str(directory) + "/")
 
 

@@ -120,6 +120,11 @@ def base() -> list[dict[str, Any]]:
     return kustomize(KUBERNETES / "base")
 
 
+def service(resources: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    [found] = [r for r in resources if r["kind"] == "Service" and r["metadata"]["name"] == name]
+    return found
+
+
 def container(resources: list[dict[str, Any]]) -> dict[str, Any]:
     pod = named(resources, "Deployment")["spec"]["template"]["spec"]
     [gateway] = pod["containers"]
@@ -137,6 +142,11 @@ def strings(value: Any) -> list[str]:
 
 def policy_of(resources: list[dict[str, Any]]) -> str:
     return str(named(resources, "ConfigMap")["data"]["policy.yaml"])
+
+
+def secret_references(resources: list[dict[str, Any]]) -> set[str]:
+    """The Secret files the policy in the ConfigMap names as ``${file:/run/secrets/privacy-gateway/<key>}``."""
+    return set(re.findall(re.escape("${file:" + SECRETS_MOUNT) + r"([^}]+)\}", policy_of(resources)))
 
 
 # --- schemas ---------------------------------------------------------------------
@@ -255,11 +265,14 @@ def test_every_secret_file_the_policies_name_is_in_the_secret_and_mounted(
     assert mount["readOnly"] is True and "subPath" not in mount  # subPath mounts never see an update
     assert volumes[mount["name"]]["secret"]["secretName"] == secret["metadata"]["name"]
     for resources in (base, production):
-        named_files = set(re.findall(re.escape("${file:" + SECRETS_MOUNT) + r"([^}]+)\}", policy_of(resources)))
+        named_files = secret_references(resources)
         assert named_files and named_files <= set(secret["stringData"])
         references = re.findall(r"\$\{[^}]*\}", " ".join(strings(yaml.safe_load(policy_of(resources)))))
         assert references and all(r.startswith("${file:" + SECRETS_MOUNT) for r in references), "only Secret files"
-    assert {"links.key", "consent.key", "sensitive.key", "pgpassword"} <= set(secret["stringData"])
+    # the production policy names every key of the Secret, the notification and legal-basis ones included
+    assert secret_references(production) == set(secret["stringData"]) == {
+        "links.key", "consent.key", "sensitive.key", "legal-basis.key", "notify-salt", "pgpassword", "smtp-password",
+    }
     assert "env" not in container(production) and "envFrom" not in container(production)
 
 
@@ -271,7 +284,8 @@ def test_the_placeholder_secret_is_refused_not_served(production: list[dict[str,
     with pytest.raises(PolicyError) as caught:
         load_policy_text(text, "policy.yaml")
     message = str(caught.value)
-    assert message.count("the secret must decode to at least 32 bytes") == 3
+    # links, consent, sensitive and legal_basis keys (the passwords and the salt have no length to check)
+    assert message.count("the secret must decode to at least 32 bytes") == 4
     assert "REPLACE_ME" not in message
 
 
@@ -300,22 +314,86 @@ def test_network_policy_ports_and_destinations(production: list[dict[str, Any]],
     deployment = named(production, "Deployment")
     assert netpol["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
     assert sorted(netpol["policyTypes"]) == ["Egress", "Ingress"]
-    [public, admin] = netpol["ingress"]
+    [public, admin, notify] = netpol["ingress"]
     assert [p["port"] for p in public["ports"]] == ["http"]
     assert [p["port"] for p in admin["ports"]] == ["admin"]
+    assert [p["port"] for p in notify["ports"]] == ["smtp", "egress"]
     [prometheus] = admin["from"]
     assert prometheus["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
     policy = load_policy_text(secret_files(policy_of(production), tmp_path), "policy.yaml").policy
+    smtp, egress = policy.notifications.smtp, policy.notifications.egress
+    assert smtp is not None and egress is not None
     expected = {
         (urlsplit(policy.upstream.url).port, "TCP"),  # the helpdesk
         (urlsplit(policy.store.url).port, "TCP"),  # PostgreSQL
         (53, "UDP"), (53, "TCP"),  # DNS
+        (smtp.upstream.port, "TCP"),  # the smarthost
+        *((urlsplit(route.upstream).port or 443, "TCP") for route in egress.routes),  # the provider APIs
     }
+    assert {(587, "TCP"), (443, "TCP")} <= expected
     allowed = set()
     for rule in netpol["egress"]:
         assert rule.get("to"), "an egress rule without destinations allows every destination"
         allowed |= {(p["port"], p["protocol"]) for p in rule["ports"]}
     assert allowed == expected
+    # outside the cluster: address blocks, each narrower than the whole internet
+    external = [rule for rule in netpol["egress"] if any("ipBlock" in peer for peer in rule["to"])]
+    assert {p["port"] for rule in external for p in rule["ports"]} == {smtp.upstream.port, 443}
+    for rule in external:
+        for peer in rule["to"]:
+            assert ipaddress.ip_network(peer["ipBlock"]["cidr"]).prefixlen > 0, "0.0.0.0/0 lets the pods reach anything"
+
+
+def test_the_notification_listeners_are_reached_by_the_helpdesk_alone(
+    production: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """The relay's and the egress listener's ports agree across the policy, the pod, the Service and the
+    NetworkPolicy, and nothing outside the cluster reaches them."""
+    policy = load_policy_text(secret_files(policy_of(production), tmp_path), "policy.yaml").policy
+    notifications = policy.notifications
+    assert notifications.enabled and notifications.smtp is not None and notifications.egress is not None
+    listens = {"smtp": notifications.smtp.listen, "egress": notifications.egress.listen}
+    assert {name: (listen.host, listen.port) for name, listen in listens.items()} == {
+        "smtp": ("0.0.0.0", 2525), "egress": ("0.0.0.0", 8025),
+    }
+    ports = {p["name"]: p["containerPort"] for p in container(production)["ports"]}
+    assert {name: ports[name] for name in listens} == {name: listen.port for name, listen in listens.items()}
+    # a Service of their own, in the cluster only: the public one and the Ingress never carry them
+    notify = service(production, "privacy-gateway-notify")["spec"]
+    assert notify["type"] == "ClusterIP"
+    assert notify["selector"] == named(production, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert {p["name"]: (p["port"], ports[p["targetPort"]]) for p in notify["ports"]} == {
+        name: (listen.port, listen.port) for name, listen in listens.items()
+    }
+    assert [p["targetPort"] for p in service(production, "privacy-gateway")["spec"]["ports"]] == ["http"]
+    backends = {path["backend"]["service"]["name"] for rule in named(production, "Ingress")["spec"]["rules"]
+                for path in rule["http"]["paths"]}
+    assert backends == {"privacy-gateway"}
+    # the NetworkPolicy admits the helpdesk's pods, and only them, to exactly these ports
+    netpol = named(production, "NetworkPolicy")["spec"]
+    reaching = [rule for rule in netpol["ingress"] if {ports.get(p["port"]) for p in rule["ports"]} & {2525, 8025}]
+    [rule] = reaching
+    assert {ports[p["port"]] for p in rule["ports"]} == {listen.port for listen in listens.values()}
+    [helpdesk] = rule["from"]
+    assert helpdesk["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "helpdesk"}
+    assert helpdesk["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "helpdesk"}
+    # the gateway's own allow lists name the pod network, which the NetworkPolicy narrows to the helpdesk
+    assert notifications.smtp.allow == notifications.egress.allow == ("helpdesk_pods",)
+    assert [str(n) for n in policy.ip_lists["helpdesk_pods"]] == ["10.244.0.0/16"]
+    # the smarthost: STARTTLS required, the password from the Secret
+    upstream = notifications.smtp.upstream
+    assert (upstream.port, upstream.tls) == (587, "starttls") and upstream.password is not None
+    assert "${file:" + SECRETS_MOUNT + "smtp-password}" in policy_of(production)
+    assert all(route.upstream.startswith("https://") for route in notifications.egress.routes)
+
+
+def test_the_sign_up_form_records_its_legal_basis(production: list[dict[str, Any]], tmp_path: Path) -> None:
+    policy = load_policy_text(secret_files(policy_of(production), tmp_path), "policy.yaml").policy
+    assert policy.legal_basis.enabled and policy.legal_basis.keys
+    [route] = policy.legal_basis.routes
+    assert (route.path, route.basis) == ("/contact", "consent")
+    assert any(r.name == "contact" and r.path == route.path for r in policy.routes)
+    assert policy.organisation is not None and policy.organisation.dpo is not None
 
 
 def test_the_autoscaler_scales_the_deployment_on_cpu(production: list[dict[str, Any]]) -> None:
@@ -387,8 +465,10 @@ def test_the_podmonitor_scrapes_the_admin_port_of_the_gateway_pods(production: l
     assert endpoint["port"] == "admin" and endpoint["path"] == "/metrics" and ports["admin"] == 9100
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/port"] == str(ports["admin"])
-    # the admin port is never in the Service
-    assert [p["targetPort"] for p in named(production, "Service")["spec"]["ports"]] == ["http"]
+    # the admin port is never in a Service
+    services = [r for r in production if r["kind"] == "Service"]
+    assert len(services) == 2
+    assert all(p["targetPort"] != "admin" for s in services for p in s["spec"]["ports"])
 
 
 def test_probes_ask_the_admin_listener(production: list[dict[str, Any]]) -> None:
