@@ -4,7 +4,7 @@ Where things live
 -----------------
 The top level tells the story of a request::
 
-    __main__   the CLI (serve, check, explain, demo, links, consent, checklist ...)
+    __main__   the CLI (serve, check, explain, demo, links, consent, legal-basis, checklist ...)
     workers    N processes on one port, supervised
     server     assembles a gateway from a policy; reload and stop
     admin      the admin listener: /metrics, /healthz, /readyz, /explain
@@ -22,20 +22,23 @@ The top level tells the story of a request::
 
 Building blocks (know no feature)::
 
-    http/      headers, paths and hosts, codings, replies, framing, upload,
-               upstream client and errors, client IP, address sets, the controller's block
-    rewrite/   streaming HTML and text rewriters
+    http/      headers, paths and hosts, codings, replies, framing, upload, form and JSON
+               body codecs, Accept-Language, upstream client and errors, client IP,
+               address sets, the controller's block
+    rewrite/   streaming HTML and text rewriters: links, text nodes and tags
     policy/    typed models per section, loader with file:line errors, JSON Schema
     store/     durable state: SQLite (default) and PostgreSQL
-    lib/       bounded memos, key rings, metric batches
+    lib/       bounded memos, key rings, metric batches, check-digit validators
 
 Features (each one package, glued to the chain by one module in filters/)::
 
-    filters/   one thin module per HTTP filter: firewall, cookie consent, link signing, sensitive data
+    filters/   one thin module per HTTP filter: firewall, cookie consent, link signing, legal basis,
+               sensitive data
     consent/   cookie consent on the wire: categories, banner, receipts
     links/     external links signed or stripped: tokens, endpoint, CLI
     notify/    notification hiding: rules, the shared rewriter, SMTP relay, egress listener, providers/
-    sensitive/ personal data in text: detectors, context words, scanner, body codecs, masks
+    sensitive/ personal data in text: detectors, context words, scanner, masks, marks on pages
+    legal/     legal basis at sign-up: the notice in forms, active consent, records, withdrawal
     demo/      the built-in demo helpdesk
     checklist/ the GDPR checklist of a policy (the checklist verb)
 """
