@@ -128,11 +128,11 @@ def _date(rnd: random.Random, first: int = 1930, last: int = 2015) -> tuple[int,
     return rnd.randint(1, 28), rnd.randint(1, 12), rnd.randint(first, last)
 
 
-def no_fnr(rnd: random.Random) -> str:
+def _no_id(rnd: random.Random, day_offset: int = 0, month_offset: int = 0) -> str:
     while True:
         d, m, y = _date(rnd, 1940, 2015)
         individual = rnd.randint(0, 499) if y < 2000 else rnd.randint(500, 999)
-        body = f"{d:02d}{m:02d}{y % 100:02d}{individual:03d}"
+        body = f"{d + day_offset:02d}{m + month_offset:02d}{y % 100:02d}{individual:03d}"
         k1 = (11 - sum(int(c) * w for c, w in zip(body, (3, 7, 6, 1, 8, 9, 4, 5, 2))) % 11) % 11
         if k1 == 10:
             continue
@@ -142,17 +142,36 @@ def no_fnr(rnd: random.Random) -> str:
             return body + str(k2)
 
 
-def se_pnr(rnd: random.Random) -> str:
+def no_fnr(rnd: random.Random) -> str:
+    return _no_id(rnd)
+
+
+def no_dnr(rnd: random.Random) -> str:
+    """A D-number: the day plus 40."""
+    return _no_id(rnd, day_offset=40)
+
+
+def no_hnr(rnd: random.Random) -> str:
+    """An H-number: the month plus 40."""
+    return _no_id(rnd, month_offset=40)
+
+
+def se_pnr(rnd: random.Random, day_offset: int = 0) -> str:
     d, m, y = _date(rnd, 1940, 2015)
-    body = f"{y % 100:02d}{m:02d}{d:02d}{_digits(rnd, 3)}"
+    body = f"{y % 100:02d}{m:02d}{d + day_offset:02d}{_digits(rnd, 3)}"
     number = _luhn_complete(body)
     return f"{number[:6]}-{number[6:]}" if rnd.random() < 0.8 else f"{y // 100}{number[:6]}-{number[6:]}"
+
+
+def se_samordning(rnd: random.Random) -> str:
+    """A coordination number: the day plus 60."""
+    return se_pnr(rnd, day_offset=60)
 
 
 def fi_hetu(rnd: random.Random) -> str:
     d, m, y = _date(rnd, 1940, 2015)
     individual = rnd.randint(2, 899)
-    sign = "-" if y < 2000 else "A"
+    sign = rnd.choice("-YXWVU") if y < 2000 else rnd.choice("ABCDEF")  # the 2023 signs too
     check = "0123456789ABCDEFHJKLMNPRSTUVWXY"[int(f"{d:02d}{m:02d}{y % 100:02d}{individual:03d}") % 31]
     return f"{d:02d}{m:02d}{y % 100:02d}{sign}{individual:03d}{check}"
 
@@ -183,13 +202,20 @@ _LABELS: dict[str, dict[str, str]] = {
     "fi_hetu": {"nb": "finsk personnummer", "sv": "finsk personbeteckning", "da": "finsk personnummer",
                 "fi": "henkilötunnus", "en": "Finnish HETU"},
     "dk_cpr": {"nb": "CPR-nummer", "sv": "CPR-nummer", "da": "CPR-nr.", "fi": "CPR-numero", "en": "CPR number"},
+    "no_dnr": {"nb": "D-nummer", "sv": "norskt D-nummer", "da": "norsk D-nummer", "fi": "norjalainen D-numero",
+               "en": "Norwegian D number"},
+    "no_hnr": {"nb": "H-nummer", "sv": "norskt H-nummer", "da": "norsk H-nummer", "fi": "norjalainen H-numero",
+               "en": "Norwegian H number"},
+    "se_samordning": {"nb": "svensk samordningsnummer", "sv": "samordningsnummer", "da": "svensk samordningsnummer",
+                      "fi": "ruotsalainen samordningsnumero", "en": "Swedish coordination number"},
 }
 _MAKERS: dict[str, Callable[[random.Random], str]] = {
     "card": card_number, "iban": iban_number, "email": email_address, "phone": phone_number,
     "no_fnr": no_fnr, "se_pnr": se_pnr, "fi_hetu": fi_hetu, "dk_cpr": dk_cpr,
+    "no_dnr": no_dnr, "no_hnr": no_hnr, "se_samordning": se_samordning,
 }
 # Kinds whose broken check digit must not be found (e-mail and CPR have no checksum).
-_CHECKED = ("card", "iban", "no_fnr", "se_pnr", "fi_hetu")
+_CHECKED = ("card", "iban", "no_fnr", "no_dnr", "no_hnr", "se_pnr", "se_samordning", "fi_hetu")
 
 _LOOKALIKES: dict[str, Callable[[random.Random], str]] = {
     "bank account": lambda r: (lambda a: f"kontonummer {a[:4]}.{a[4:6]}.{a[6:]}")(_no_account(r)),
@@ -277,6 +303,94 @@ def helpdesk_text(size: int, seed: int = 0, *, dense: bool = False) -> str:
             sample = message(rnd, values=1 if rnd.random() < 0.1 else 0, lookalikes=1 if rnd.random() < 0.3 else 0)
         out.append(sample.text)
         total += len(sample.text)
+    return "".join(out)
+
+
+# --- whole tickets -------------------------------------------------------------------------------
+# Longer messages as a helpdesk stores them: a greeting, a few sentences, sometimes a value with its
+# label, a signature (a phone number and an e-mail address now and then), and often the quoted
+# previous reply with the support team's own signature (the same number and address every time).
+
+_TICKET_SENTENCES = {
+    "nb": ("Jeg bestilte en ny telefon for to uker siden, men pakken har fortsatt ikke kommet frem.",
+           "Sporingen har stått på samme sted siden forrige fredag, og ingen svarer på chatten.",
+           "Kan dere sjekke hva som har skjedd og gi meg beskjed om når jeg kan vente den?",
+           "Jeg har også blitt trukket to ganger for samme ordre, så jeg vil gjerne ha pengene tilbake.",
+           "Dette er tredje gang jeg tar kontakt om saken, og jeg begynner å bli ganske lei.",
+           "På forhånd takk for hjelpen, og beklager at meldingen ble så lang."),
+    "sv": ("Jag beställde ett abonnemang förra månaden men har fortfarande inte fått något sim-kort.",
+           "Fakturan som kom i går stämmer inte med det pris jag fick i butiken.",
+           "Kan ni titta på mitt ärende och återkomma så snart som möjligt?",
+           "Jag har försökt ringa kundtjänst flera gånger men kommer aldrig fram.",
+           "Tack på förhand för att ni hjälper mig med det här."),
+    "da": ("Jeg har bestilt en vaskemaskine, som skulle være leveret i sidste uge, men den er ikke kommet.",
+           "Da jeg ringede, fik jeg at vide, at den var sendt, men der er ingen sporing.",
+           "Kan I undersøge, hvad der er sket, og vende tilbage til mig?",
+           "Regningen, jeg har modtaget, er også højere end aftalt."),
+    "fi": ("Tilasin uuden puhelimen kaksi viikkoa sitten, mutta paketti ei ole vieläkään saapunut.",
+           "Seurannan mukaan lähetys on ollut samassa paikassa jo viikon ajan.",
+           "Voisitteko selvittää asian ja ilmoittaa minulle, milloin voin odottaa toimitusta?",
+           "Laskussa on lisäksi veloitettu kahdesti sama summa."),
+    "en": ("I ordered a new laptop two weeks ago and it still has not arrived.",
+           "The tracking page has shown the same status since last Friday and nobody answers the chat.",
+           "Could you please look into this and let me know when I can expect the delivery?",
+           "I was also charged twice for the same order, so I would like a refund for one of them.",
+           "This is the third time I am writing about this, and I would appreciate a quick reply.",
+           "Thanks in advance for your help, and sorry for the long message."),
+}
+_REPLY_SENTENCES = {
+    "nb": ("Takk for at du tok kontakt med oss.", "Vi har sjekket ordren din og sendt saken videre til lageret.",
+           "Du hører fra oss så snart vi vet mer."),
+    "sv": ("Tack för att du kontaktade oss.", "Vi har skickat ärendet vidare till vår leverantör.",
+           "Vi återkommer så snart vi vet mer."),
+    "da": ("Tak fordi du skrev til os.", "Vi har sendt sagen videre til vores lager.", "Vi vender tilbage hurtigst muligt."),
+    "fi": ("Kiitos yhteydenotostasi.", "Olemme välittäneet asian varastollemme.", "Palaamme asiaan mahdollisimman pian."),
+    "en": ("Thank you for contacting us.", "We have forwarded your case to our warehouse team.",
+           "We will get back to you as soon as we know more."),
+}
+_WROTE = {"nb": "skrev", "sv": "skrev", "da": "skrev", "fi": "kirjoitti", "en": "wrote"}
+_TEAM = {"nb": ("Kundeservice", "Firma AS", "+47 22 33 44 55", "kundeservice@firma.no"),
+         "sv": ("Kundtjänst", "Företaget AB", "+46 8 123 456 78", "kundtjanst@foretaget.se"),
+         "da": ("Kundeservice", "Firmaet A/S", "+45 33 12 34 56", "kundeservice@firmaet.dk"),
+         "fi": ("Asiakaspalvelu", "Yritys Oy", "+358 9 123 4567", "asiakaspalvelu@yritys.fi"),
+         "en": ("Customer Service", "Example Ltd", "+44 20 7946 0958", "support@example.co.uk")}
+
+
+def ticket(rnd: random.Random) -> str:
+    """One ticket as a helpdesk stores it (see the section comment above)."""
+    lang = rnd.choice(LANGUAGES)
+    name = rnd.choice(_NAMES)
+    sentences = list(_TICKET_SENTENCES[lang])
+    rnd.shuffle(sentences)
+    body = sentences[:rnd.randint(2, 5)]
+    if rnd.random() < 0.3:
+        body.insert(rnd.randrange(len(body) + 1), rnd.choice(tuple(_LOOKALIKES.values()))(rnd).capitalize() + ".")
+    if rnd.random() < 0.2:
+        kind = rnd.choice(KINDS)
+        body.insert(rnd.randrange(len(body) + 1), f"{_LABELS[kind][lang].capitalize()} {_MAKERS[kind](rnd)}.")
+    lines = [f"{rnd.choice(_OPENINGS[lang])}", "", " ".join(body), "", f"{_CLOSINGS[lang]}", name]
+    if rnd.random() < 0.4:
+        lines.append(phone_number(rnd))
+    if rnd.random() < 0.3:
+        lines.append(email_address(rnd))
+    if rnd.random() < 0.5:
+        team, company, phone, address = _TEAM[lang]
+        d, m, y = _date(rnd, 2023, 2025)
+        quoted = [" ".join(_REPLY_SENTENCES[lang]), "", team, f"{company} | {phone} | {address}"]
+        lines += ["", (f"{d:02d}.{m:02d}.{y} {rnd.randint(8, 17):02d}:{rnd.randint(0, 59):02d}, {team} <{address}> "
+                       f"{_WROTE[lang]}:")]
+        lines += [f"> {line}".rstrip() for line in quoted]
+    return "\n".join(lines) + "\n\n"
+
+
+def ticket_text(size: int, seed: int = 0) -> str:
+    """About ``size`` characters of :func:`ticket` s."""
+    rnd = random.Random(seed)
+    out: list[str] = []
+    total = 0
+    while total < size:
+        out.append(ticket(rnd))
+        total += len(out[-1])
     return "".join(out)
 
 

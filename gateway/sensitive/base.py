@@ -35,9 +35,11 @@ class Detector(Protocol):
 class BoundedDetector(Protocol):
     """A detector that can search part of a text (``bounded = True``): the scanner then passes no slices.
 
-    ``find(text, start, end)`` reports the values within ``text[start:end]``, deciding on them
-    as on the whole text (context words are read outside the bounds); a value running past
-    ``end`` may be reported cut there (the scanner makes its bounds so that never matters).
+    ``find(text, start, end)`` reports the values that start within ``text[start:end]``,
+    deciding on them as on the whole text (context words are read outside the bounds, and so is
+    what comes before ``start`` where the whole text would read a candidate from there); a value
+    running past ``end`` may be reported cut there (the scanner makes its bounds so that never
+    matters).
     """
 
     kinds: ClassVar[tuple[str, ...]]

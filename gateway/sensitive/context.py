@@ -11,6 +11,12 @@ comes the label of the next one: ``fnr: 01019012345 tlf: 22334455``); a tie
 goes to the word before. A word after the value is not read past the end
 of its sentence (``01019012345. Tlf 22334455``: the label of what follows).
 
+The word pattern (a backtracking regex over up to a hundred characters)
+runs only from where a word could start: RE2 looks for the words' first
+parts, in either case, in the Latin-1 bytes of the window around the value
+(a window with a character outside Latin-1 is searched whole, as one of
+them may be a letter of a word in another case: ``ſ`` is an ``s``).
+
 A national ID named with its country (``finsk personnummer``, ``norjalainen
 henkilötunnus``, ``Swedish personal number``: :data:`NATIONALITY` before an
 ID word of any language, :data:`ID_WORDS`) is a phrase of its own: positive
@@ -45,8 +51,11 @@ Values that fail their checksum or date are not reported at all.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Iterable, Mapping
+
+from . import latin1
 
 # What may stand right next to a value: not a letter or digit, and not a
 # digit joined by a number separator (``12.01019012345``, ``01019012345-7``),
@@ -151,6 +160,21 @@ def _emit(node: _Node) -> str:
     return "(?:" + "|".join(branches) + ")" + ("?" if optional else "")
 
 
+def _caseless(literal: str) -> str:
+    """An RE2 pattern for ``literal`` over Latin-1 bytes matching what ``re.IGNORECASE`` matches in a Latin-1 ``str``.
+
+    (RE2's own case folding in Latin-1 mode covers ASCII letters only.)
+    """
+    return "".join(map(_caseless_char, literal))
+
+
+@functools.cache
+def _caseless_char(char: str) -> str:
+    same = [i for i in range(256) if re.fullmatch(re.escape(char), chr(i), re.IGNORECASE)]
+    codes = "".join(f"\\x{i:02x}" for i in same)
+    return codes if len(same) == 1 else f"[{codes}]"
+
+
 def _phrase(adjectives: Iterable[str]) -> str:
     """One of ``adjectives`` and one of the :data:`ID_WORDS`, as a pattern."""
     return _trie(adjectives) + r"\s+" + _trie(ID_WORDS)
@@ -159,7 +183,7 @@ def _phrase(adjectives: Iterable[str]) -> str:
 class Context:
     """One detector's context words, compiled once; ``cue`` and ``adjust`` are pure."""
 
-    __slots__ = ("_pattern", "_before", "_after", "_reach", "_boost", "_penalty")
+    __slots__ = ("_after", "_before", "_boost", "_locator", "_pattern", "_penalty", "_reach")
 
     def __init__(
         self,
@@ -192,6 +216,11 @@ class Context:
             if items:
                 groups.append(f"(?P<{name}>{'|'.join(items)})")
         self._pattern = re.compile(r"(?<!\w)(?:" + "|".join(groups) + r")(?!\w)", re.IGNORECASE)
+        # Where a word could start: the first part (up to a space) of every word and adjective, in
+        # either case, found by RE2 in the Latin-1 bytes around a value.
+        starts = [*pos, *neg, *(a for adjectives in NATIONALITY.values() for a in adjectives)] if country else pos + neg
+        self._locator = latin1.Regex("|".join(sorted({_caseless(w.rstrip("*").strip().lower().split(" ")[0])
+                                                       for w in starts})))
         self._before = before
         self._after = after
         # How far past the window a word may run, so a word at its edge is matched whole.
@@ -206,13 +235,42 @@ class Context:
 
     def cue(self, text: str, start: int, end: int) -> Cue:
         """The nearest context word to ``text[start:end]``: before it (within ``before``) or after (within ``after``)."""
+        lo = max(0, start - self._before - self._reach)
+        try:
+            window = text[lo:min(len(text), end + self._after + self._reach)].encode("latin-1")
+        except UnicodeEncodeError:  # a character outside Latin-1 may be a word's letter in another case
+            return self._nearest(text, start, end, lo, None)
+        # No word starts before the first place where a word's first part is written: the pattern
+        # is tried from there (on a value without any word near, not at all).
+        hit = self._locator.search(window)
+        if hit is None:
+            return Cue.NONE
+        return self._nearest(text, start, end, lo + hit[0], window, lo)
+
+    def _nearest(self, text: str, start: int, end: int, first: int, window: bytes | None, lo: int = 0) -> Cue:
+        """``cue``, where no word starts before ``first``; ``window``: ``text[lo:]`` as bytes for the locator (or None)."""
         best: Cue = Cue.NONE
         distance = self._before + 1
-        for match in self._pattern.finditer(text, max(0, start - self._before - self._reach), start):
-            if match.end() >= start - self._before:
-                best = Cue.POSITIVE if match.lastgroup == "pos" else Cue.NEGATIVE
-                distance = start - match.end()
-        following = self._pattern.search(text, end, min(len(text), end + self._after + self._reach))
+        if first < start:
+            for match in self._pattern.finditer(text, first, start):
+                if match.end() >= start - self._before:
+                    best = Cue.POSITIVE if match.lastgroup == "pos" else Cue.NEGATIVE
+                    distance = start - match.end()
+        # A word after counts if it starts within ``after`` and at less than half the distance.
+        limit = min(self._after, (distance - 1) // 2)
+        if limit < 0:
+            return best
+        after = first
+        if window is not None and first < end:
+            hit = self._locator.search(window, end - lo)
+            if hit is None:
+                return best
+            after = lo + hit[0]
+        elif first < end:
+            after = end
+        if after - end > limit:
+            return best
+        following = self._pattern.search(text, after, min(len(text), end + self._after + self._reach))
         if (following is not None and following.start() - end <= self._after
                 and 2 * (following.start() - end) < distance
                 and not _SENTENCE_END.search(text, end, following.start())):

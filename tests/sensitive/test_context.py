@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.sensitive.context import (
     COMMON_NEGATIVE,
@@ -180,3 +182,43 @@ def test_the_longest_word_at_a_place_is_the_one_matched() -> None:
     context = Context({"en": ("national id*", "national identity number")}, {"en": ("number",)})
     text = "national identity number 1"
     assert context.cue(text, 25, 26) is Cue.POSITIVE
+
+
+def plain_cue(context: Context, text: str, start: int, end: int) -> Cue:
+    """What ``cue`` decides, by running the word pattern over the whole window (no RE2 locator)."""
+    pattern, before, after, reach = context._pattern, context._before, context._after, context._reach
+    best, distance = Cue.NONE, before + 1
+    for match in pattern.finditer(text, max(0, start - before - reach), start):
+        if match.end() >= start - before:
+            best = Cue.POSITIVE if match.lastgroup == "pos" else Cue.NEGATIVE
+            distance = start - match.end()
+    following = pattern.search(text, end, min(len(text), end + after + reach))
+    if (following is not None and following.start() - end <= after and 2 * (following.start() - end) < distance
+            and not re.search(r"[.!?;](?:\s|\Z)|\n", text[end:following.start()])):
+        best = Cue.POSITIVE if following.lastgroup == "pos" else Cue.NEGATIVE
+    return best
+
+
+PIECES = st.sampled_from([
+    "fnr", "Fødselsnummer", "FØDSELSNUMMERET", "f.nr.", "henkilötunnus", "HENKILÖTUNNUKSEN", "national\n id", "konto",
+    "kontonummer", "bankkonto", "tlf", "Tlf.", "ref", "refx", "reform", "norsk", "finsk", "svensk", "Swedish",
+    "personnummer", "personal number", "danske", "CPR-nr.", "skfnr", "x", "æ", ".", ". ", ";", "\n", " ", "  ", ", ",
+    ":", "(", ")", "12", "€", "ж", "ſ", "K", "İ",  # outside Latin-1: K and ſ are k and s to re.IGNORECASE
+])
+SPACES = st.sampled_from(["", " ", " ", ": ", "\n"])
+
+
+@given(st.lists(st.tuples(PIECES, SPACES), max_size=14), st.lists(st.tuples(SPACES, PIECES), max_size=8),
+       st.sampled_from([CONTEXT, NORWEGIAN]))
+def test_the_locator_changes_no_cue(before: list[tuple[str, str]], after: list[tuple[str, str]],
+                                    context: Context) -> None:
+    head = "".join(a + b for a, b in before)
+    text = head + VALUE + "".join(a + b for a, b in after)
+    assert context.cue(text, len(head), len(head) + len(VALUE)) is plain_cue(context, text, len(head),
+                                                                            len(head) + len(VALUE))
+
+
+def test_a_word_written_with_a_letter_outside_latin1_is_still_a_word() -> None:
+    # re.IGNORECASE takes the long s for an s: the text is not Latin-1, the whole window is searched.
+    assert cue("fødſelsnummer ") is Cue.POSITIVE
+    assert cue("KONTO ") is Cue.NEGATIVE  # the Kelvin sign for a K

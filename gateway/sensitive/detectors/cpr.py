@@ -31,11 +31,19 @@ POSITIVE = {
     "en": ("cpr", "national id*", "personal identity number*", "personal id*", "civil registration number*",
            "identity number*", "social security number*", "ssn"),
 }
+# Words Danish shares with Swedish: next to one of them, the language of the text around decides.
+SHARED = frozenset({"personnummer*", "personnr", "personnr."})
+# Common words of one of the two languages and not the other.
+_SWEDISH = re.compile(r"(?<!\w)(?:jag|inte|och|är|mitt|ärende\w*|sedan|också|fakturan|paketet|kommit|hälsningar)(?!\w)",
+                      re.IGNORECASE)
+_DANISH = re.compile(r"(?<!\w)(?:jeg|ikke|og|er|mit|sagen|regningen|pakken|kommet|hilsen|venlig)(?!\w)", re.IGNORECASE)
+_LANGUAGE_REACH = 240
 # The other Nordic IDs sharing the shape.
 NEGATIVE = {
-    "sv": ("samordningsnummer*",),
+    "sv": ("samordningsnummer*", "samordningsnr"),
     "nb": ("fødselsnummer*", "d-nummer*"),
-    "fi": ("henkilötunnu*", "hetu", "sotu"),
+    "fi": ("henkilötunnu*", "hetu", "sotu", "samordningsnumero*"),
+    "en": ("coordination number*",),
 }
 
 HYPHENATED = {Cue.POSITIVE: 0.9, Cue.NONE: 0.6, Cue.NEGATIVE: 0.3}
@@ -67,6 +75,17 @@ class CprDetector:
 
     def __init__(self) -> None:
         self._context = Context(POSITIVE, merge(COMMON_NEGATIVE, NEGATIVE), country="dk")
+        distinct = {lang: tuple(w for w in words if w not in SHARED) for lang, words in POSITIVE.items()}
+        self._distinct = Context(distinct, {}, country="dk")
+
+    def _cue(self, text: str, a: int, b: int) -> Cue:
+        cue = self._context.cue(text, a, b)
+        if cue is Cue.POSITIVE and self._distinct.cue(text, a, b) is not Cue.POSITIVE:
+            # Only "personnummer": Danish or Swedish, as the text around is written.
+            around = text[max(0, a - _LANGUAGE_REACH):b + _LANGUAGE_REACH]
+            if len(_SWEDISH.findall(around)) > len(_DANISH.findall(around)):
+                return Cue.NEGATIVE
+        return cue
 
     def find(self, text: str, start: int = 0, end: int | None = None) -> Iterator[Detection]:
         end = len(text) if end is None else end
@@ -75,6 +94,6 @@ class CprDetector:
                 continue
             a, b = match.span()
             table = HYPHENATED if match["sep"] else BARE
-            confidence = table.get(self._context.cue(text, a, b))
+            confidence = table.get(self._cue(text, a, b))
             if confidence is not None:
                 yield Detection("dk_cpr", a, b, confidence)

@@ -36,9 +36,11 @@ POSITIVE = {
            "personnr.", "pnr", "d-nummer*", "d-nr", "d-nr.", "dnr", "h-nummer*", "h-nr",
            "identitetsnummer*", "id-nummer*", "personidentifikator*"),
     "nn": ("fødselsnummer*", "personnummer*"),
+    "sv": ("d-nummer*", "h-nummer*"),
+    "fi": ("d-numero*", "h-numero*"),
     "en": ("national id*", "national identity number*", "national identification number*",
            "personal identity number*", "personal id*", "identity number*", "id number*", "birth number*",
-           "social security number*", "ssn"),
+           "social security number*", "ssn", "d number*", "d-number*", "h number*", "h-number*"),
 }
 NEGATIVE: dict[str, tuple[str, ...]] = {}
 

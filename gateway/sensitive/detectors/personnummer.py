@@ -38,6 +38,7 @@ POSITIVE = {
            "samordningsnummer*", "samordningsnumret", "samordningsnr", "identitetsnummer*", "födelsenummer*"),
     "en": ("personal identity number*", "personal id*", "national id*", "identity number*",
            "coordination number*", "personal number*", "social security number*", "ssn"),
+    "fi": ("samordningsnumero*",),
 }
 # The other Nordic IDs sharing the shape.
 NEGATIVE = {

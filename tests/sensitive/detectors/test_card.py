@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.sensitive.detectors.card import CardDetector
+from gateway.sensitive import latin1
+from gateway.sensitive.detectors.card import CARD_NUMBER, CardDetector, luhn_ok
 
 DETECTOR = CardDetector()
 
@@ -15,7 +16,7 @@ def found(text: str) -> list[str]:
     return [text[d.start:d.end] for d in DETECTOR.find(text)]
 
 
-@pytest.mark.parametrize("number", [
+VALID = [
     "4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111",  # Visa
     "5555555555554444", "5105 1051 0510 5100",  # Mastercard
     "2221000000000009", "2720 9900 0000 0007",  # Mastercard 2-series
@@ -27,7 +28,12 @@ def found(text: str) -> list[str]:
     "4571 0000 0000 0001", "5019 7170 1010 3742",  # Visa/Dankort, Dankort
     "6759649826438453",  # Maestro
     "4000000000000000006", "4000 0000 0000 0000 006",  # Visa 19 digits
-])
+]
+IMEIS = ["IMEI 356938035643809", "Serial 490154203237518", "imei: 867530012345671"]
+TRIGGER = latin1.Regex(CARD_NUMBER, longest=True)  # as in the scanner's prefilter
+
+
+@pytest.mark.parametrize("number", VALID)
 def test_valid_numbers_are_found_whole(number: str) -> None:
     assert found(f"kortnummer {number}, takk") == [number]
 
@@ -47,13 +53,43 @@ def test_invalid_or_lookalike_numbers_are_not_found(text: str) -> None:
     assert found(text) == []
 
 
-@pytest.mark.parametrize("text", [
-    "IMEI 356938035643809",  # TAC 35: a card prefix with no 15-digit card
-    "Serial 490154203237518",  # TAC 49: Visa, but Visa has no 15 digits
-    "imei: 867530012345671",
-])
+@pytest.mark.parametrize("text", IMEIS)  # TAC 35: a card prefix with no 15-digit card; 49: Visa, no 15 digits
 def test_imeis_are_not_cards(text: str) -> None:
     assert found(text) == []
+
+
+@pytest.mark.parametrize("number", VALID)
+def test_the_trigger_fires_at_every_card(number: str) -> None:
+    text = f"kortnummer {number}, takk"
+    assert TRIGGER.search(latin1.encode(text)) == (len("kortnummer"), len(text) - len(" takk"))  # before and after
+
+
+@pytest.mark.parametrize("text", [*IMEIS, "12345678901234567890", "1234567812345670", "01019012345"])
+def test_numbers_of_no_issuers_length_fire_no_trigger(text: str) -> None:
+    assert TRIGGER.search(latin1.encode(text)) is None
+
+
+@given(st.lists(st.sampled_from(["4111", "5555", "3782", "822463", "10005", "6011", "0", "12", "4", "1111", " ", "-",
+                                 "x", ".", ","]), max_size=12))
+def test_wherever_a_card_is_found_the_trigger_fires_at_it(parts: list[str]) -> None:
+    text = "".join(parts)
+    data = latin1.encode(text)
+    for d in DETECTOR.find(text):
+        assert TRIGGER.search(data, max(0, d.start - 1), d.end + 1) is not None
+
+
+def test_a_run_is_read_from_its_start_when_the_bounds_start_inside_it() -> None:
+    assert found("12 4111 1111 1111 1111") == []
+    assert list(DETECTOR.find("12 4111 1111 1111 1111", 2)) == []  # its groups after "12 " are no run of their own
+    assert [(d.start, d.end) for d in DETECTOR.find("x 4111 1111 1111 1111", 1)] == [(2, 21)]
+    assert list(DETECTOR.find("x 4111 1111 1111 1111", 3)) == []  # a value starting before the bounds
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=20))
+def test_luhn_is_python_stdnums(digits: str) -> None:
+    from stdnum import luhn
+
+    assert luhn_ok(digits) == luhn.is_valid(digits)
 
 
 def test_imei_word_rules_out_a_luhn_valid_15_digit_amex_shape() -> None:

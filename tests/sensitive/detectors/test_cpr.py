@@ -144,3 +144,13 @@ def test_an_invalid_day_is_not_found(value: str, before: str, after: str, day: s
     broken = day + value[2:]
     text = before + broken + after
     assert not any((d.start, d.end) == (len(before), len(before) + 11) for d in DETECTOR.find(text))
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("Hej, mit personnummer er 010190-1234, og jeg kan ikke logge ind.", True),
+    ("Hej, jag kan inte logga in. Mitt personnummer är 010190-1234 och det är fel.", False),
+    ("Hej, jag kan inte logga in. Mitt CPR-nummer är 010190-1234.", True),  # a CPR word decides, whatever the language
+])
+def test_personnummer_is_danish_or_swedish_as_the_text_around_is_written(text: str, found: bool) -> None:
+    detections = [d for d in CprDetector().find(text) if d.confidence >= 0.8]
+    assert bool(detections) is found

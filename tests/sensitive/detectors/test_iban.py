@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from stdnum import iban
 from stdnum.iso7064 import mod_97_10
 
-from gateway.sensitive.detectors.iban import IbanDetector
+from gateway.sensitive.detectors.iban import IbanDetector, stdnum_valid
 
 DETECTOR = IbanDetector()
 
@@ -53,3 +53,19 @@ def test_embedded_valid_iban_found_at_its_span_broken_not(before: str, after: st
     start = len(before) + 1
     assert [(d.start, d.end) for d in DETECTOR.find(text)] == [(start, start + 27)]
     assert found(f"{before} DE88 3704 0044 0532 0130 00 {after}") == []
+
+
+@given(st.sampled_from(["NO", "SE", "DK", "FI", "DE", "GB", "BE", "ES", "ME", "FR", "MT", "NL", "XX"]),
+       st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=8, max_size=30),
+       st.booleans(), st.booleans(), st.booleans())
+def test_the_cached_check_is_python_stdnums(country: str, bban: str, digits_only: bool, lower: bool,
+                                            grouped: bool) -> None:
+    if digits_only:
+        bban = "".join(c if c.isdigit() else str(ord(c) % 10) for c in bban)
+    number = country + mod_97_10.calc_check_digits(bban + country) + bban  # mod 97 right
+    if lower:
+        number = number.lower()
+    if grouped:
+        number = " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    assert stdnum_valid(number) == iban.is_valid(number)
+    assert stdnum_valid("NO9386011117947") and stdnum_valid("DE89 3704 0044 0532 0130 00")
