@@ -83,7 +83,7 @@ def test_exemptions_are_current() -> None:
 
 
 BUILDING_BLOCKS = ("http", "rewrite", "policy", "store", "lib")
-FEATURES = ("filters", "consent", "links", "notify", "sensitive", "legal", "demo", "checklist")
+FEATURES = ("filters", "consent", "links", "notify", "sensitive", "legal", "demo", "checklist", "helpdesks")
 
 
 def imported_gateway_modules(path: Path) -> set[str]:

@@ -240,7 +240,8 @@ def _default_upstream(root: Node, url: str) -> None:
 
 # Keys whose values are key material or passwords, wherever they appear.
 _SECRET_KEYS = frozenset({"secret", "password", "passphrase", "secret_access_key", "session_token",
-                          "recipient_salt", "key"})  # key: a private key (PEM), as the APNs listener's
+                          "recipient_salt", "key",  # key: a private key (PEM), as the APNs listener's
+                          "token", "api_token"})  # a helpdesk's API credentials
 _SECRET_SUFFIXES = ("_secret", "_password")
 # One reference, optionally after the encoding prefix that decode_secret reads.
 _SECRET_REF = re.compile(r"(?:(?:base64|hex|raw):)?\$\{(?:file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)\}")

@@ -1,0 +1,138 @@
+"""What the gateway asks of a helpdesk, whatever helpdesk it is (pure: no aiohttp here).
+
+An adapter finds a requester's cases (by e-mail address, optionally one case
+reference), reads a case whole for an export, and opens a case (the
+data-subject request itself, in the queue the policy names). The anonymisation
+of cases will extend it. Every adapter speaks its helpdesk's own API; this
+module is the contract the portal and the CLI rely on:
+
+- Results are plain frozen dataclasses; times are ISO 8601 strings as the
+  helpdesk gives them (UTC where it says so).
+- A failure raises :class:`HelpdeskError` with ``retryable`` set when trying
+  again later may work (timeouts, connection errors, 429, 5xx), false when it
+  will not (401/403, 404 on the configured queue, a malformed answer). The
+  message names the operation and the status, never personal data.
+- ``find_cases`` returns only cases whose requester (or a participant the
+  helpdesk records as the customer) is that address: never other people's.
+  Addresses compare case-insensitively (:func:`same_address`); a helpdesk's
+  search is only a first sieve, each adapter checks every hit itself.
+- A reference is matched by the number it ends with (:func:`reference_number`):
+  ``[support-7]``, ``#7``, ``Ticket#31007`` and ``7`` all name case 7.
+- An adapter that cannot search or read (``can_search`` false: the webhook)
+  raises a non-retryable error from ``find_cases`` and ``read_case``.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+
+class HelpdeskError(Exception):
+    """The helpdesk did not do what was asked; ``retryable``: trying again later may work."""
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    name: str
+    size: int | None = None
+    content_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a case: the customer's, an agent's reply, or an internal note (``public`` false)."""
+
+    id: str
+    author: str
+    created: str
+    text: str
+    public: bool = True
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRef:
+    """A case as a search lists it."""
+
+    id: str
+    reference: str  # what the requester sees (a ticket number, "support-7")
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: str
+    reference: str
+    title: str
+    status: str
+    queue: str
+    created: str
+    updated: str
+    requester: str  # the requester's e-mail address, as the helpdesk holds it
+    messages: tuple[Message, ...] = ()
+    fields: dict[str, str] = field(default_factory=dict)  # other fields the helpdesk keeps (priority, tags...)
+
+
+@dataclass(frozen=True, slots=True)
+class NewCase:
+    """A case to open: the data-subject request, in the policy's queue."""
+
+    title: str
+    body: str
+    requester: str
+    queue: str | None = None  # the adapter's configured queue when None
+    tags: tuple[str, ...] = ()
+    # A stable id of the request (the portal's request id). Sent where the helpdesk honours one
+    # (Zendesk's Idempotency-Key, the webhook's delivery id), so a retried open opens one case, not two;
+    # there the adapter also retries the POST after a timeout or a 5xx. None: a fresh one per call.
+    idempotency_key: str | None = None
+
+
+class HelpdeskAdapter(abc.ABC):
+    """One helpdesk's API behind the gateway's questions. Open with ``async with``; one per policy."""
+
+    name: ClassVar[str]
+    can_search: ClassVar[bool] = True  # find_cases and read_case work (false: open_case only)
+
+    async def __aenter__(self) -> HelpdeskAdapter:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Release connections (the default holds none)."""
+
+    @abc.abstractmethod
+    async def find_cases(self, email: str, reference: str | None = None) -> list[CaseRef]:
+        """The cases whose requester is ``email`` (only the one with ``reference``, when given)."""
+
+    @abc.abstractmethod
+    async def read_case(self, case_id: str) -> Case:
+        """One case with its messages and attachments' metadata."""
+
+    @abc.abstractmethod
+    async def open_case(self, case: NewCase) -> CaseRef:
+        """Open a case; the reference the helpdesk gave it."""
+
+
+def same_address(held: object, asked: str) -> bool:
+    """Whether the address a helpdesk holds is the one asked about (case-insensitive, never two empties)."""
+    return isinstance(held, str) and bool(asked.strip()) and held.strip().casefold() == asked.strip().casefold()
+
+
+_TRAILING_NUMBER = re.compile(r"(?<!\d)(\d{1,20})\W*$")
+
+
+def reference_number(reference: str) -> str | None:
+    """The number a case reference ends with (``[support-7]`` -> ``7``); None when it has none."""
+    found = _TRAILING_NUMBER.search(reference.strip())
+    return found.group(1) if found else None

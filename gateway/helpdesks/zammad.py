@@ -1,0 +1,175 @@
+"""Zammad through its REST API v1.
+
+On the helpdesk: an access token (Profile -> Token Access) of an agent with
+the ``ticket.agent`` permission and access to the groups asked about, sent as
+``Authorization: Token token=...``; or that agent's login and password (HTTP
+Basic, if the site allows password logins for the API). Searching by field
+needs Zammad's Elasticsearch, as Zammad's own ticket search does.
+
+- ``find_cases``: ``GET /api/v1/tickets/search?query=customer.email:"..."``
+  (``AND number:N`` with a reference), ``expand=true``, ``page`` and
+  ``per_page`` until a short page. The search matches words, not addresses,
+  so each hit's customer is read (``GET /api/v1/users/{id}``) and only
+  tickets whose customer's e-mail address is the one asked about are kept.
+- ``read_case``: ``GET /api/v1/tickets/{id}?expand=true``, its customer, and
+  ``GET /api/v1/ticket_articles/by_ticket/{id}?expand=true`` (all articles at
+  once: that endpoint does not paginate). Internal articles are ``public``
+  false; the article's text is its body as Zammad holds it (HTML for e-mails).
+- ``open_case``: ``POST /api/v1/tickets`` with the group (a name, or an id),
+  ``customer_id: "guess:<address>"`` (Zammad finds or creates the customer),
+  a first article of type note and the tags. Zammad has no idempotency key:
+  a POST that times out is not repeated here.
+- The reference is the ticket's number (Ticket#31001), the id its database id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import aiohttp
+
+from ..policy.helpdesks import HelpdeskSettings
+from .base import (
+    Attachment,
+    Case,
+    CaseRef,
+    HelpdeskAdapter,
+    HelpdeskError,
+    Message,
+    NewCase,
+    reference_number,
+    same_address,
+)
+from .client import HelpdeskClient, Sleep
+
+MAX_PAGES = 1000  # a search that keeps giving new tickets beyond this is not a requester's
+
+
+class Zammad(HelpdeskAdapter):
+    name = "zammad"
+    per_page = 100  # Zammad allows up to 200
+
+    def __init__(self, settings: HelpdeskSettings, session: aiohttp.ClientSession | None = None, *,
+                 sleep: Sleep = asyncio.sleep) -> None:
+        if settings.token is not None:
+            auth = f"Token token={settings.token}"
+        else:
+            pair = f"{settings.username}:{settings.password}".encode()
+            auth = "Basic " + base64.b64encode(pair).decode("ascii")
+        self.client = HelpdeskClient(settings, adapter=self.name, session=session, sleep=sleep,
+                                     headers={"Authorization": auth, "Accept": "application/json"})
+        self.queue = settings.queue
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def find_cases(self, email: str, reference: str | None = None) -> list[CaseRef]:
+        query = f'customer.email:"{_quoted(email.strip())}"'
+        number = None
+        if reference is not None:
+            number = reference_number(reference)
+            if number is None:
+                return []
+            query += f" AND number:{number}"
+        tickets: dict[int, dict[str, Any]] = {}
+        for page in range(1, MAX_PAGES + 1):
+            found = await self.client.get("/api/v1/tickets/search", operation="find cases", params={
+                "query": query, "expand": "true", "page": page, "per_page": self.per_page,
+            })
+            if not isinstance(found, list):
+                raise self.client.unexpected("find cases", "not a list of tickets")
+            new = {t["id"]: t for t in found if isinstance(t, dict) and isinstance(t.get("id"), int)}
+            fresh = set(new) - set(tickets)
+            tickets.update(new)
+            if len(found) < self.per_page or not fresh:
+                break
+        customers = {t.get("customer_id") for t in tickets.values()}
+        theirs = {c for c in customers if isinstance(c, int) and same_address(await self._email_of(c), email)}
+        return [
+            CaseRef(id=str(t["id"]), reference=_text(t.get("number")), title=_text(t.get("title")))
+            for t in sorted(tickets.values(), key=lambda t: int(t["id"]))
+            if t.get("customer_id") in theirs and (number is None or _text(t.get("number")) == number)
+        ]
+
+    async def read_case(self, case_id: str) -> Case:
+        if not case_id.isdigit():
+            raise HelpdeskError(f"{self.name}: read case: a ticket id is a number", retryable=False)
+        ticket = await self.client.get(f"/api/v1/tickets/{case_id}", operation="read case",
+                                       params={"expand": "true"})
+        if not isinstance(ticket, dict) or not isinstance(ticket.get("id"), int):
+            raise self.client.unexpected("read case", "no ticket id")
+        customer = ticket.get("customer_id")
+        requester = await self._email_of(customer) if isinstance(customer, int) else ""
+        articles = await self.client.get(f"/api/v1/ticket_articles/by_ticket/{case_id}", operation="read case",
+                                         params={"expand": "true"})
+        if not isinstance(articles, list):
+            raise self.client.unexpected("read case", "articles are not a list")
+        return Case(
+            id=str(ticket["id"]), reference=_text(ticket.get("number")), title=_text(ticket.get("title")),
+            status=_text(ticket.get("state") or ticket.get("state_id")),
+            queue=_text(ticket.get("group") or ticket.get("group_id")),
+            created=_text(ticket.get("created_at")), updated=_text(ticket.get("updated_at")),
+            requester=requester,
+            messages=tuple(_message(a) for a in articles if isinstance(a, dict)),
+            fields={key: _text(ticket[key]) for key in ("priority", "owner", "organization", "pending_time")
+                    if ticket.get(key) not in (None, "", "-")},
+        )
+
+    async def open_case(self, case: NewCase) -> CaseRef:
+        group = case.queue or self.queue or ""
+        body: dict[str, Any] = {
+            "title": case.title,
+            **({"group_id": int(group)} if group.isdigit() else {"group": group}),
+            "customer_id": f"guess:{case.requester}",
+            "article": {"subject": case.title, "body": case.body, "type": "note", "internal": False,
+                        "content_type": "text/plain"},
+        }
+        if case.tags:
+            body["tags"] = ",".join(case.tags)
+        ticket = await self.client.post("/api/v1/tickets", body, operation="open case")
+        if not isinstance(ticket, dict) or not isinstance(ticket.get("id"), int):
+            raise self.client.unexpected("open case", "no ticket id")
+        return CaseRef(id=str(ticket["id"]), reference=_text(ticket.get("number")), title=_text(ticket.get("title")))
+
+    async def _email_of(self, user_id: int) -> str:
+        user = await self.client.get(f"/api/v1/users/{user_id}", operation="read customer")
+        if not isinstance(user, dict):
+            raise self.client.unexpected("read customer", "not a user")
+        return _text(user.get("email"))
+
+
+def _message(article: dict[str, Any]) -> Message:
+    attachments = article.get("attachments")
+    return Message(
+        id=_text(article.get("id")),
+        author=_text(article.get("from") or article.get("created_by") or article.get("created_by_id")),
+        created=_text(article.get("created_at")),
+        text=_text(article.get("body")),
+        public=article.get("internal") is not True,
+        attachments=tuple(_attachment(a) for a in (attachments if isinstance(attachments, list) else [])
+                          if isinstance(a, dict)),
+    )
+
+
+def _attachment(attachment: dict[str, Any]) -> Attachment:
+    size = attachment.get("size")  # Zammad gives the size as a string
+    preferences = attachment.get("preferences")
+    kind = ""
+    if isinstance(preferences, dict):
+        kind = _text(preferences.get("Content-Type") or preferences.get("Mime-Type"))
+    return Attachment(
+        name=_text(attachment.get("filename")),
+        size=int(size) if isinstance(size, int) or (isinstance(size, str) and size.isdigit()) else None,
+        content_type=kind,
+    )
+
+
+def _quoted(text: str) -> str:
+    """``text`` inside an Elasticsearch query-string phrase."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,224 @@
+"""Zendesk Support through its REST API v2.
+
+On the helpdesk: token access turned on (Admin Center -> Apps and
+integrations -> Zendesk API) and an API token; ``email`` is an agent's address
+whose role can see the groups asked about (Basic ``email/token:api_token``).
+Zendesk limits requests per minute: a 429 carries ``Retry-After``, honoured.
+
+- ``find_cases``: ``GET /api/v2/search.json?query=type:ticket requester:<address>``
+  with ``include=tickets(users)``, following ``next_page`` (up to Zendesk's
+  1,000 results). Each hit's requester (sideloaded) must have that e-mail
+  address; others are dropped. New tickets reach the search index after a
+  few minutes. A reference is read directly (``GET /api/v2/tickets/{id}.json``).
+- ``read_case``: ``GET /api/v2/tickets/{id}.json?include=users,groups`` and
+  ``GET /api/v2/tickets/{id}/comments.json?include=users`` with cursor
+  pagination (``page[size]``, ``meta.has_more``, ``links.next``; an answer
+  with offset ``next_page`` is followed as well). Private comments are
+  ``public`` false.
+- ``open_case``: ``POST /api/v2/tickets.json`` with the requester (Zendesk
+  finds or creates the user), the group id, the first comment and the tags,
+  and an ``Idempotency-Key``, so a retried POST does not open a second ticket.
+- Pagination URLs are read for their query only and sent to the configured
+  base URL, never to whatever host an answer names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import aiohttp
+
+from ..policy.helpdesks import HelpdeskSettings
+from .base import (
+    Attachment,
+    Case,
+    CaseRef,
+    HelpdeskAdapter,
+    HelpdeskError,
+    Message,
+    NewCase,
+    reference_number,
+    same_address,
+)
+from .client import HelpdeskClient, Sleep
+
+Index = dict[Any, dict[str, Any]]  # sideloaded users or groups by id
+MAX_PAGES = 100  # search stops at 1,000 results (10 pages of 100); comments at 100 pages of 100
+
+
+class Zendesk(HelpdeskAdapter):
+    name = "zendesk"
+    per_page = 100  # Zendesk's maximum
+
+    def __init__(self, settings: HelpdeskSettings, session: aiohttp.ClientSession | None = None, *,
+                 sleep: Sleep = asyncio.sleep) -> None:
+        pair = f"{settings.email}/token:{settings.api_token}".encode()
+        self.client = HelpdeskClient(settings, adapter=self.name, session=session, sleep=sleep, headers={
+            "Authorization": "Basic " + base64.b64encode(pair).decode("ascii"), "Accept": "application/json",
+        })
+        self.queue = settings.queue
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def find_cases(self, email: str, reference: str | None = None) -> list[CaseRef]:
+        if reference is not None:
+            number = reference_number(reference)
+            if number is None:
+                return []
+            try:
+                shown = await self._ticket(number, "find cases", "users")
+            except HelpdeskError as exc:
+                if exc.status == 404:
+                    return []
+                raise
+            ticket, sideloaded, _ = shown
+            return [_ref(ticket)] if same_address(_email(sideloaded, ticket.get("requester_id")), email) else []
+        found: dict[int, dict[str, Any]] = {}
+        users: Index = {}
+        params: dict[str, str | int] = {
+            "query": f"type:ticket requester:{_term(email.strip())}", "include": "tickets(users)",
+            "per_page": self.per_page,
+        }
+        for _ in range(MAX_PAGES):
+            page = await self.client.get("/api/v2/search.json", operation="find cases", params=params)
+            results = page.get("results") if isinstance(page, dict) else None
+            if not isinstance(results, list):
+                raise self.client.unexpected("find cases", "no results list")
+            users.update(_users(page))
+            for ticket in results:
+                if isinstance(ticket, dict) and isinstance(ticket.get("id"), int) \
+                        and ticket.get("result_type", "ticket") == "ticket":
+                    found[ticket["id"]] = ticket
+            following = _query_of(page.get("next_page"))
+            if following is None or not results:
+                break
+            params = {**params, **following}
+        return [_ref(t) for _, t in sorted(found.items())
+                if same_address(_email(users, t.get("requester_id")), email)]
+
+    async def read_case(self, case_id: str) -> Case:
+        if not case_id.isdigit():
+            raise HelpdeskError(f"{self.name}: read case: a ticket id is a number", retryable=False)
+        ticket, users, groups = await self._ticket(case_id, "read case", "users,groups")
+        comments: list[dict[str, Any]] = []
+        params: dict[str, str | int] = {"include": "users", "page[size]": self.per_page}
+        for _ in range(MAX_PAGES):
+            page = await self.client.get(f"/api/v2/tickets/{case_id}/comments.json", operation="read case",
+                                         params=params)
+            batch = page.get("comments") if isinstance(page, dict) else None
+            if not isinstance(batch, list):
+                raise self.client.unexpected("read case", "no comments list")
+            users.update(_users(page))
+            comments += [c for c in batch if isinstance(c, dict)]
+            meta, links = page.get("meta"), page.get("links")
+            if isinstance(meta, dict):  # cursor pagination
+                following = _query_of(links.get("next")) if meta.get("has_more") and isinstance(links, dict) else None
+            else:  # offset pagination
+                following = _query_of(page.get("next_page"))
+            if following is None or not batch:
+                break
+            params = {**params, **following}
+        requester = _email(users, ticket.get("requester_id"))
+        group = ticket.get("group_id")
+        tags = ticket.get("tags")
+        fields = {key: _text(ticket[key]) for key in ("priority", "type", "due_at") if ticket.get(key)}
+        if isinstance(tags, list) and tags:
+            fields["tags"] = ",".join(str(t) for t in tags)
+        return Case(
+            id=str(ticket["id"]), reference=str(ticket["id"]), title=_text(ticket.get("subject")),
+            status=_text(ticket.get("status")),
+            queue=_text(groups.get(group, {}).get("name") or group),
+            created=_text(ticket.get("created_at")), updated=_text(ticket.get("updated_at")),
+            requester=requester,
+            messages=tuple(_message(c, users, ticket.get("requester_id"), requester) for c in comments),
+            fields=fields,
+        )
+
+    async def open_case(self, case: NewCase) -> CaseRef:
+        group = case.queue or self.queue or ""
+        if not group.isdigit():
+            raise HelpdeskError(f"{self.name}: open case: the group is a group id", retryable=False)
+        ticket: dict[str, Any] = {
+            "subject": case.title,
+            "comment": {"body": case.body},
+            "requester": {"email": case.requester, "name": case.requester.partition("@")[0] or case.requester},
+            "group_id": int(group),
+        }
+        if case.tags:
+            ticket["tags"] = list(case.tags)
+        key = case.idempotency_key or str(uuid.uuid4())
+        answer = await self.client.post("/api/v2/tickets.json", {"ticket": ticket}, operation="open case",
+                                        idempotent=True, headers={"Idempotency-Key": key})
+        made = answer.get("ticket") if isinstance(answer, dict) else None
+        if not isinstance(made, dict) or not isinstance(made.get("id"), int):
+            raise self.client.unexpected("open case", "no ticket id")
+        return _ref(made)
+
+    async def _ticket(self, number: str, operation: str, include: str) -> tuple[dict[str, Any], Index, Index]:
+        """The ticket, and the users and groups sideloaded with it (by id)."""
+        shown = await self.client.get(f"/api/v2/tickets/{int(number)}.json", operation=operation,
+                                      params={"include": include})
+        ticket = shown.get("ticket") if isinstance(shown, dict) else None
+        if not isinstance(ticket, dict) or not isinstance(ticket.get("id"), int):
+            raise self.client.unexpected(operation, "no ticket")
+        return ticket, _users(shown), _by_id(shown.get("groups"))
+
+
+def _ref(ticket: dict[str, Any]) -> CaseRef:
+    return CaseRef(id=str(ticket["id"]), reference=str(ticket["id"]), title=_text(ticket.get("subject")))
+
+
+def _users(page: dict[str, Any]) -> Index:
+    return _by_id(page.get("users"))
+
+
+def _by_id(items: object) -> Index:
+    return {i.get("id"): i for i in items if isinstance(i, dict)} if isinstance(items, list) else {}
+
+
+def _email(users: Index, user_id: object) -> str:
+    return _text(users.get(user_id, {}).get("email"))
+
+
+def _message(comment: dict[str, Any], users: Index, requester_id: object, requester: str) -> Message:
+    author_id = comment.get("author_id")
+    user = users.get(author_id, {})
+    author = requester if author_id == requester_id and requester else _text(
+        user.get("name") or user.get("email") or (f"user {author_id}" if author_id is not None else ""))
+    attachments = comment.get("attachments")
+    return Message(
+        id=_text(comment.get("id")),
+        author=author,
+        created=_text(comment.get("created_at")),
+        text=_text(comment.get("plain_body") or comment.get("body")),
+        public=comment.get("public") is not False,
+        attachments=tuple(
+            Attachment(name=_text(a.get("file_name")), size=a.get("size") if isinstance(a.get("size"), int) else None,
+                       content_type=_text(a.get("content_type")))
+            for a in (attachments if isinstance(attachments, list) else []) if isinstance(a, dict)
+        ),
+    )
+
+
+def _query_of(url: object) -> dict[str, str | int] | None:
+    """The query of a pagination URL, to send to the configured base (None: no next page)."""
+    if not isinstance(url, str) or not url:
+        return None
+    pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    return dict(pairs) if pairs else None
+
+
+def _term(text: str) -> str:
+    """A search value: quoted when it holds what would end the term."""
+    if any(ch.isspace() or ch in '"()' for ch in text):
+        return '"' + text.replace('"', "") + '"'
+    return text
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,221 @@
+"""The Zammad adapter against a recording fake of Zammad's REST API v1 (tests/support/helpdesk_apis.py)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gateway.helpdesks.base import Attachment, HelpdeskError, NewCase
+from gateway.helpdesks.zammad import Zammad
+from gateway.policy.helpdesks import HelpdeskSettings
+from tests.support.helpdesk_apis import FakeZammad
+
+JANE = "jane@example.com"
+
+
+class Waits(list[float]):
+    """Stands in for asyncio.sleep: records each wait instead of waiting."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+async def zammad() -> AsyncIterator[FakeZammad]:
+    fake = await FakeZammad(token="zammad-token").start()
+    yield fake
+    await fake.stop()
+
+
+def settings_for(fake: FakeZammad, **changes: object) -> HelpdeskSettings:
+    values: dict[str, object] = {"adapter": "zammad", "url": fake.url, "token": "zammad-token",
+                                 "queue": "Privacy requests", "retries": 2, "backoff": 0.5, "max_wait": 10}
+    return HelpdeskSettings.model_validate({**values, **changes})
+
+
+@pytest.fixture
+async def waits() -> Waits:
+    return Waits()
+
+
+@pytest.fixture
+async def adapter(zammad: FakeZammad, waits: Waits) -> AsyncIterator[Zammad]:
+    async with Zammad(settings_for(zammad), sleep=waits) as opened:
+        yield opened
+
+
+def seed(zammad: FakeZammad) -> tuple[list[int], int]:
+    """Three tickets of Jane's, one of Mary Jane's (whose address holds Jane's), one of Bob's."""
+    jane = zammad.add_user(JANE, "Jane", "Doe")
+    mary = zammad.add_user("mary.jane@example.com")
+    bob = zammad.add_user("bob@example.com")
+    janes = [zammad.add_ticket(jane, f"Jane {n}")["id"] for n in range(3)]
+    zammad.add_ticket(mary, "Mary Jane")
+    other = zammad.add_ticket(bob, "Bob")["id"]
+    return janes, other
+
+
+async def test_find_cases_pages_through_the_search_and_keeps_only_the_requesters(
+    zammad: FakeZammad, adapter: Zammad
+) -> None:
+    janes, _ = seed(zammad)
+    adapter.per_page = 2
+
+    found = await adapter.find_cases(JANE)
+
+    assert [r.id for r in found] == [str(i) for i in janes]
+    assert [(r.reference, r.title) for r in found] == [(str(31000 + i), f"Jane {n}") for n, i in enumerate(janes)]
+    searches = zammad.seen("/api/v1/tickets/search")
+    # Pages 1 and 2 hold Jane's three and Mary Jane's (the search matches words); page 3, empty, ends it.
+    assert [s.query["page"] for s in searches] == ["1", "2", "3"]
+    for search in searches:
+        assert search.query["query"] == 'customer.email:"jane@example.com"'
+        assert search.query["per_page"] == "2" and search.query["expand"] == "true"
+        assert search.headers["Authorization"] == "Token token=zammad-token"
+        assert search.headers["Accept"] == "application/json"
+    # Each customer the search turned up is read once, and Mary Jane's ticket is dropped.
+    assert sorted(r.path for r in zammad.seen("/api/v1/users/10") + zammad.seen("/api/v1/users/11")) == [
+        "/api/v1/users/10", "/api/v1/users/11"]
+    assert await adapter.find_cases("nobody@example.com") == []
+    assert await adapter.find_cases("JANE@example.com") == found
+
+
+async def test_a_reference_narrows_the_search_to_that_number(zammad: FakeZammad, adapter: Zammad) -> None:
+    janes, bobs = seed(zammad)
+    number = str(31000 + janes[1])
+
+    for written in (number, f"Ticket#{number}", f"#{number}", f"[Ticket#{number}]"):
+        [ref] = await adapter.find_cases(JANE, written)
+        assert ref.id == str(janes[1]) and ref.reference == number
+    assert zammad.seen("/api/v1/tickets/search")[-1].query["query"] == (
+        f'customer.email:"jane@example.com" AND number:{number}')
+    assert await adapter.find_cases(JANE, str(31000 + bobs)) == []  # Bob's number, Jane's address
+    before = len(zammad.requests)
+    assert await adapter.find_cases(JANE, "my request") == []  # no number: nothing to ask
+    assert len(zammad.requests) == before
+
+
+async def test_read_case_has_the_articles_notes_and_attachments(zammad: FakeZammad, adapter: Zammad) -> None:
+    jane = zammad.add_user(JANE)
+    ticket = zammad.add_ticket(jane, "Printer on fire", articles=[
+        {"body": "<p>It smokes.</p>", "attachments": [("smoke.jpg", 48213, "image/jpeg")]},
+        {"body": "Called her back.", "sender": "Agent", "internal": True},
+        {"body": "We sent a technician.", "sender": "Agent",
+         "attachments": [("report.pdf", 1200, "application/pdf"), ("notes.txt", 12, "text/plain")]},
+    ])
+
+    case = await adapter.read_case(str(ticket["id"]))
+
+    assert (case.id, case.reference, case.title) == (str(ticket["id"]), ticket["number"], "Printer on fire")
+    assert (case.status, case.queue, case.requester) == ("open", "Users", JANE)
+    assert case.created == ticket["created_at"] and case.updated == ticket["updated_at"]
+    assert case.fields == {"priority": "2 normal"}  # the owner "-" is nobody
+    smoke, note, reply = case.messages
+    assert (smoke.author, smoke.text, smoke.public) == (JANE, "<p>It smokes.</p>", True)
+    assert smoke.attachments == (Attachment("smoke.jpg", 48213, "image/jpeg"),)  # Zammad's size is a string
+    assert (note.author, note.public, note.attachments) == ("Agent Smith", False, ())
+    assert reply.public and [a.name for a in reply.attachments] == ["report.pdf", "notes.txt"]
+    assert zammad.seen(f"/api/v1/ticket_articles/by_ticket/{ticket['id']}")[0].query["expand"] == "true"
+
+    with pytest.raises(HelpdeskError) as missing:
+        await adapter.read_case("999")
+    assert missing.value.status == 404 and missing.value.retryable is False
+
+
+async def test_open_case_posts_the_ticket_with_group_customer_article_and_tags(
+    zammad: FakeZammad, adapter: Zammad
+) -> None:
+    ref = await adapter.open_case(NewCase(title="Erasure request R-9", body="Art. 17: erase my data.",
+                                          requester="new.person@example.com", tags=("dsar", "erasure")))
+
+    [posted] = zammad.seen("/api/v1/tickets", "POST")
+    assert posted.headers["Content-Type"] == "application/json"
+    assert posted.json() == {
+        "title": "Erasure request R-9", "group": "Privacy requests", "customer_id": "guess:new.person@example.com",
+        "article": {"subject": "Erasure request R-9", "body": "Art. 17: erase my data.", "type": "note",
+                    "internal": False, "content_type": "text/plain"},
+        "tags": "dsar,erasure",
+    }
+    made = zammad.tickets[int(ref.id)]
+    assert ref.reference == made["number"] and ref.title == "Erasure request R-9"
+    assert made["group_id"] == 3 and zammad.users[made["customer_id"]]["email"] == "new.person@example.com"
+
+    # A group given by id is sent as group_id; an unknown group is Zammad's 422, not retryable.
+    await adapter.open_case(NewCase(title="t", body="b", requester=JANE, queue="1"))
+    assert zammad.seen("/api/v1/tickets", "POST")[-1].json()["group_id"] == 1
+    with pytest.raises(HelpdeskError) as unknown:
+        await adapter.open_case(NewCase(title="t", body="b", requester=JANE, queue="Nowhere"))
+    assert unknown.value.status == 422 and unknown.value.retryable is False
+
+
+async def test_a_429_waits_what_retry_after_says_and_a_500_backs_off(
+    zammad: FakeZammad, adapter: Zammad, waits: Waits
+) -> None:
+    janes, _ = seed(zammad)
+    zammad.fail("/api/v1/tickets/search", 429, headers={"Retry-After": "7"})
+    assert len(await adapter.find_cases(JANE)) == 3
+    assert waits == [7.0]
+
+    zammad.fail(f"/api/v1/tickets/{janes[0]}", 500)
+    case = await adapter.read_case(str(janes[0]))
+    assert case.title == "Jane 0"
+    assert len(waits) == 2 and 0.25 <= waits[1] <= 0.5  # backoff 0.5s, with jitter down to half
+    assert len(zammad.seen(f"/api/v1/tickets/{janes[0]}")) == 2
+
+
+async def test_errors_after_the_last_try_are_retryable_and_say_no_more_than_needed(
+    zammad: FakeZammad, adapter: Zammad, waits: Waits
+) -> None:
+    seed(zammad)
+    zammad.fail("/api/v1/tickets/search", 502, times=3)
+    with pytest.raises(HelpdeskError) as info:
+        await adapter.find_cases(JANE)
+    assert (info.value.retryable, info.value.status) == (True, 502)
+    assert str(info.value) == "zammad: find cases: answered 502 after 3 tries"
+    assert len(zammad.seen("/api/v1/tickets/search")) == 3
+    assert len(waits) == 2 and 0.25 <= waits[0] <= 0.5 <= waits[1] <= 1.0  # 0.5s, then doubled, with jitter
+
+    # A Retry-After longer than max_wait ends the tries at once, still retryable.
+    zammad.fail("/api/v1/tickets/search", 429, headers={"Retry-After": "3600"})
+    with pytest.raises(HelpdeskError) as later:
+        await adapter.find_cases(JANE)
+    assert (later.value.retryable, later.value.status, len(waits)) == (True, 429, 2)
+
+
+async def test_a_post_that_may_have_been_acted_on_is_not_repeated(
+    zammad: FakeZammad, adapter: Zammad, waits: Waits
+) -> None:
+    case = NewCase(title="Access", body="b", requester=JANE)
+    zammad.fail("/api/v1/tickets", 500, method="POST")
+    with pytest.raises(HelpdeskError) as info:
+        await adapter.open_case(case)
+    assert (info.value.retryable, info.value.status) == (True, 500)
+    assert len(zammad.seen("/api/v1/tickets", "POST")) == 1 and waits == []
+
+    # 429 and 503 say the request was not acted on: those are repeated.
+    zammad.fail("/api/v1/tickets", 429, method="POST", headers={"Retry-After": "1"})
+    zammad.fail("/api/v1/tickets", 503, method="POST")
+    ref = await adapter.open_case(case)
+    assert len(zammad.seen("/api/v1/tickets", "POST")) == 4 and len(waits) == 2 and waits[0] == 1.0
+    assert [t["id"] for t in zammad.tickets.values()] == [int(ref.id)]  # one ticket, not three
+
+
+async def test_wrong_credentials_are_not_retried(zammad: FakeZammad, waits: Waits) -> None:
+    async with Zammad(settings_for(zammad, token="expired"), sleep=waits) as adapter:
+        with pytest.raises(HelpdeskError) as info:
+            await adapter.find_cases(JANE)
+    assert (info.value.retryable, info.value.status, waits) == (False, 401, [])
+    assert str(info.value) == "zammad: find cases: answered 401 (check the credentials)"
+    assert len(zammad.requests) == 1
+
+
+async def test_login_and_password_go_as_basic_auth(zammad: FakeZammad, waits: Waits) -> None:
+    zammad.login = ("agent@example.com", "pass-word")
+    seed(zammad)
+    settings = settings_for(zammad, token=None, username="agent@example.com", password="pass-word")
+    async with Zammad(settings, sleep=waits) as adapter:
+        assert len(await adapter.find_cases(JANE)) == 3
+    expected = "Basic " + base64.b64encode(b"agent@example.com:pass-word").decode()
+    assert {r.headers["Authorization"] for r in zammad.requests} == {expected}

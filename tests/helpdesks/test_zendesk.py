@@ -1,0 +1,202 @@
+"""The Zendesk adapter against a recording fake of Zendesk's REST API v2 (tests/support/helpdesk_apis.py)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gateway.helpdesks.base import Attachment, HelpdeskError, NewCase
+from gateway.helpdesks.zendesk import Zendesk
+from gateway.policy.helpdesks import HelpdeskSettings
+from tests.support.helpdesk_apis import FakeZendesk
+
+JANE = "jane@example.com"
+AUTH = "Basic " + base64.b64encode(b"agent@example.com/token:zendesk-token").decode()
+
+
+class Waits(list[float]):
+    """Stands in for asyncio.sleep: records each wait instead of waiting."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+async def zendesk() -> AsyncIterator[FakeZendesk]:
+    fake = await FakeZendesk().start()
+    yield fake
+    await fake.stop()
+
+
+def settings_for(fake: FakeZendesk, **changes: object) -> HelpdeskSettings:
+    values: dict[str, object] = {"adapter": "zendesk", "url": fake.url, "email": "agent@example.com",
+                                 "api_token": "zendesk-token", "queue": 360002, "retries": 2, "backoff": 0.5,
+                                 "max_wait": 30}
+    return HelpdeskSettings.model_validate({**values, **changes})
+
+
+@pytest.fixture
+def waits() -> Waits:
+    return Waits()
+
+
+@pytest.fixture
+async def adapter(zendesk: FakeZendesk, waits: Waits) -> AsyncIterator[Zendesk]:
+    async with Zendesk(settings_for(zendesk), sleep=waits) as opened:
+        yield opened
+
+
+def seed(zendesk: FakeZendesk) -> tuple[list[int], int]:
+    """Three tickets of Jane's, one of Mary Jane's (whose address holds Jane's), one of Bob's."""
+    jane = zendesk.add_user(JANE, "Jane Doe")
+    mary = zendesk.add_user("mary.jane@example.com")
+    bob = zendesk.add_user("bob@example.com")
+    janes = [zendesk.add_ticket(jane, f"Jane {n}")["id"] for n in range(3)]
+    zendesk.add_ticket(mary, "Mary Jane")
+    other = zendesk.add_ticket(bob, "Bob")["id"]
+    return janes, other
+
+
+async def test_find_cases_follows_next_page_and_keeps_only_the_requesters(
+    zendesk: FakeZendesk, adapter: Zendesk
+) -> None:
+    janes, _ = seed(zendesk)
+    adapter.per_page = 2
+
+    found = await adapter.find_cases(JANE)
+
+    assert [(r.id, r.reference, r.title) for r in found] == [(str(i), str(i), f"Jane {n}") for n, i in enumerate(janes)]
+    searches = zendesk.seen("/api/v2/search.json")
+    assert [s.query.get("page") for s in searches] == [None, "2"]  # page 2 from next_page; it has no next
+    for search in searches:
+        assert search.query["query"] == "type:ticket requester:jane@example.com"
+        assert search.query["include"] == "tickets(users)" and search.query["per_page"] == "2"
+        assert search.headers["Authorization"] == AUTH
+    assert await adapter.find_cases("nobody@example.com") == []
+
+
+async def test_pagination_links_are_followed_on_the_configured_host_only(
+    zendesk: FakeZendesk, adapter: Zendesk
+) -> None:
+    janes, _ = seed(zendesk)
+    zendesk.next_page_host = "zendesk.attacker.example"  # an answer naming another host
+    adapter.per_page = 2
+    assert [r.id for r in await adapter.find_cases(JANE)] == [str(i) for i in janes]
+    assert len(zendesk.seen("/api/v2/search.json")) == 2  # page 2 came here, with the credentials
+
+
+async def test_a_reference_reads_that_ticket_and_checks_its_requester(zendesk: FakeZendesk, adapter: Zendesk) -> None:
+    janes, bobs = seed(zendesk)
+    for written in (str(janes[1]), f"#{janes[1]}", f"Request #{janes[1]}"):
+        [ref] = await adapter.find_cases(JANE, written)
+        assert ref.id == str(janes[1]) and ref.title == "Jane 1"
+    shown = zendesk.seen(f"/api/v2/tickets/{janes[1]}.json")[-1]
+    assert shown.query["include"] == "users" and shown.headers["Authorization"] == AUTH
+    assert await adapter.find_cases(JANE, str(bobs)) == []  # Bob's ticket
+    assert await adapter.find_cases(JANE, "99999") == []  # Zendesk's 404
+    assert zendesk.seen("/api/v2/search.json") == []  # a reference never searches
+
+
+async def test_read_case_pages_through_comments_by_cursor(zendesk: FakeZendesk, adapter: Zendesk) -> None:
+    jane = zendesk.add_user(JANE, "Jane Doe")
+    ticket = zendesk.add_ticket(jane, "Refund", group_id=360002, tags=["billing", "vip"], comments=[
+        {"body": "I was charged twice.", "attachments": [("statement.pdf", 20480, "application/pdf")]},
+        {"body": "Checked the ledger.", "author_id": zendesk.agent, "public": False},
+        {"body": "Refunded.", "author_id": zendesk.agent},
+        {"body": "Thanks!", "attachments": [("smile.png", 512, "image/png"), ("note.txt", 3, "text/plain")]},
+        {"body": "Closing.", "author_id": zendesk.agent},
+    ])
+    adapter.per_page = 2
+
+    case = await adapter.read_case(str(ticket["id"]))
+
+    assert (case.id, case.reference) == (str(ticket["id"]), str(ticket["id"]))
+    assert (case.title, case.status) == ("Refund", "open")
+    assert (case.queue, case.requester) == ("Privacy requests", JANE)  # the group's name, sideloaded
+    assert case.fields == {"priority": "normal", "type": "question", "tags": "billing,vip"}
+    assert [m.text for m in case.messages] == ["I was charged twice.", "Checked the ledger.", "Refunded.", "Thanks!",
+                                               "Closing."]
+    assert [m.author for m in case.messages] == [JANE, "Agent Smith", "Agent Smith", JANE, "Agent Smith"]
+    assert [m.public for m in case.messages] == [True, False, True, True, True]
+    assert case.messages[0].attachments == (Attachment("statement.pdf", 20480, "application/pdf"),)
+    assert [a.name for a in case.messages[3].attachments] == ["smile.png", "note.txt"]
+    pages = zendesk.seen(f"/api/v2/tickets/{ticket['id']}/comments.json")
+    assert len(pages) == 3 and all(p.query["page[size]"] == "2" and p.query["include"] == "users" for p in pages)
+    assert "page[after]" not in pages[0].query and pages[1].query["page[after]"] != pages[2].query["page[after]"]
+    assert zendesk.seen(f"/api/v2/tickets/{ticket['id']}.json")[0].query["include"] == "users,groups"
+
+    with pytest.raises(HelpdeskError) as missing:
+        await adapter.read_case("99999")
+    assert (missing.value.status, missing.value.retryable) == (404, False)
+
+
+async def test_read_case_follows_offset_pagination_too(zendesk: FakeZendesk, adapter: Zendesk) -> None:
+    zendesk.cursor_pagination, zendesk.offset_page_size = False, 2
+    jane = zendesk.add_user(JANE)
+    ticket = zendesk.add_ticket(jane, "Old style", comments=[{"body": f"c{n}"} for n in range(5)])
+    case = await adapter.read_case(str(ticket["id"]))
+    assert [m.text for m in case.messages] == ["c0", "c1", "c2", "c3", "c4"]
+    pages = zendesk.seen(f"/api/v2/tickets/{ticket['id']}/comments.json")
+    assert [p.query.get("page") for p in pages] == [None, "2", "3"]
+    assert all(p.query["include"] == "users" for p in pages)  # kept from the first request
+
+
+async def test_open_case_sends_the_ticket_with_an_idempotency_key(
+    zendesk: FakeZendesk, adapter: Zendesk, waits: Waits
+) -> None:
+    request = NewCase(title="Access request R-3", body="Art. 15, please.", requester="new.person@example.com",
+                      tags=("dsar", "access"), idempotency_key="req-3")
+    zendesk.fail("/api/v2/tickets.json", 500, method="POST")  # after acting on it, or not: the key makes it safe
+
+    ref = await adapter.open_case(request)
+
+    first, second = zendesk.seen("/api/v2/tickets.json", "POST")
+    assert first.json() == second.json() == {"ticket": {
+        "subject": "Access request R-3", "comment": {"body": "Art. 15, please."},
+        "requester": {"email": "new.person@example.com", "name": "new.person"},
+        "group_id": 360002, "tags": ["dsar", "access"],
+    }}
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == "req-3"
+    assert first.headers["Authorization"] == AUTH and len(waits) == 1
+    assert ref.title == "Access request R-3" and zendesk.tickets[int(ref.id)]["group_id"] == 360002
+
+    # The same request again (the portal retrying later) is Zendesk's idempotency hit: still one ticket.
+    assert await adapter.open_case(request) == ref
+    assert len(zendesk.tickets) == 1
+
+    # Without a key each call gets its own; an unknown group is Zendesk's 422.
+    await adapter.open_case(NewCase(title="t", body="b", requester=JANE))
+    assert zendesk.seen("/api/v2/tickets.json", "POST")[-1].headers["Idempotency-Key"] not in ("", "req-3")
+    with pytest.raises(HelpdeskError) as invalid:
+        await adapter.open_case(NewCase(title="t", body="b", requester=JANE, queue="42"))
+    assert (invalid.value.status, invalid.value.retryable) == (422, False)
+
+
+async def test_rate_limits_are_waited_out_as_retry_after_says(
+    zendesk: FakeZendesk, adapter: Zendesk, waits: Waits
+) -> None:
+    janes, _ = seed(zendesk)
+    zendesk.fail("/api/v2/search.json", 429, headers={"Retry-After": "12"}, body={"error": "APIRateLimitExceeded"})
+    zendesk.fail("/api/v2/search.json", 429, headers={"Retry-After": "3"})
+    assert [r.id for r in await adapter.find_cases(JANE)] == [str(i) for i in janes]
+    assert waits == [12.0, 3.0] and len(zendesk.seen("/api/v2/search.json")) == 3
+
+    zendesk.fail(f"/api/v2/tickets/{janes[0]}/comments.json", 500)
+    assert (await adapter.read_case(str(janes[0]))).title == "Jane 0"
+    assert len(waits) == 3 and 0.25 <= waits[2] <= 0.5
+
+    zendesk.fail("/api/v2/search.json", 429, headers={"Retry-After": "60"})  # beyond max_wait (30s)
+    with pytest.raises(HelpdeskError) as info:
+        await adapter.find_cases(JANE)
+    assert (info.value.retryable, info.value.status, len(waits)) == (True, 429, 3)
+    assert str(info.value) == "zendesk: find cases: answered 429"
+
+
+async def test_a_wrong_api_token_is_not_retried(zendesk: FakeZendesk, waits: Waits) -> None:
+    async with Zendesk(settings_for(zendesk, api_token="revoked"), sleep=waits) as adapter:
+        with pytest.raises(HelpdeskError) as info:
+            await adapter.find_cases(JANE)
+    assert (info.value.retryable, info.value.status, waits) == (False, 401, [])
+    assert len(zendesk.requests) == 1 and JANE not in str(info.value)

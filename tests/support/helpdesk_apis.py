@@ -1,0 +1,423 @@
+"""Recording stand-ins for Zammad's and Zendesk's REST APIs on loopback, in the shapes their docs give.
+
+Each fake keeps its own users, tickets and messages, answers the endpoints the
+adapters use (search with pagination, a ticket, its articles or comments, a
+user, ticket creation), checks the credentials, and records every request::
+
+    zammad = await FakeZammad(token="t0k3n").start()
+    jane = zammad.add_user("jane@example.com")
+    zammad.add_ticket(jane, "Printer on fire", articles=[...])
+    zammad.fail("/api/v1/tickets/search", 429, headers={"Retry-After": "7"})  # the next matching request
+    ...
+    zammad.requests[-1].query["query"]  # what the adapter sent
+
+Their searches match words, as Elasticsearch and Zendesk's index do, not
+whole addresses: a search for jane@example.com also finds
+mary.jane@example.com's tickets, which the adapters must drop themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDictProxy, MultiMapping
+from yarl import URL
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: MultiMapping[str]
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Fault:
+    path: str
+    status: int
+    headers: dict[str, str]
+    body: Any
+    method: str | None
+
+
+@dataclass
+class FakeApi:
+    """What both fakes share: a loopback server, the request log, injected faults and the credentials check."""
+
+    requests: list[Seen] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    def fail(self, path: str, status: int, *, headers: dict[str, str] | None = None, body: Any = None,
+             method: str | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` requests to ``path`` (and ``method``, if given) with ``status``."""
+        for _ in range(times):
+            self.faults.append(Fault(path, status, headers or {}, {"error": "injected"} if body is None else body,
+                                     method))
+
+    def seen(self, path: str, method: str = "GET") -> list[Seen]:
+        return [r for r in self.requests if r.path == path and r.method == method]
+
+    async def start(self) -> Any:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        seen = Seen(request.method, request.path, request.query, request.headers, await request.read())
+        self.requests.append(seen)
+        for fault in self.faults:
+            if fault.path == request.path and fault.method in (None, request.method):
+                self.faults.remove(fault)
+                return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        if not self.authorised(request.headers.get("Authorization", "")):
+            return self.unauthorised()
+        return await self.route(seen)
+
+    def authorised(self, header: str) -> bool:
+        raise NotImplementedError
+
+    def unauthorised(self) -> web.Response:
+        raise NotImplementedError
+
+    async def route(self, seen: Seen) -> web.StreamResponse:
+        raise NotImplementedError
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _stamp(n: int) -> str:
+    return f"2025-03-{1 + n // 24:02d}T{n % 24:02d}:00:00.000Z"
+
+
+@dataclass
+class FakeZammad(FakeApi):
+    """Zammad's REST API v1: /api/v1/tickets/search, tickets, users, ticket_articles/by_ticket, ticket creation."""
+
+    token: str = "zammad-token"
+    login: tuple[str, str] | None = None  # (user, password) accepted as HTTP Basic too
+    users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    articles: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    groups: dict[str, int] = field(default_factory=lambda: {"Users": 1, "Privacy requests": 3})
+    _clock: int = 0
+
+    def authorised(self, header: str) -> bool:
+        return header == f"Token token={self.token}" or (self.login is not None and header == basic(*self.login))
+
+    def unauthorised(self) -> web.Response:
+        return web.json_response({"error": "Authentication required"}, status=401)
+
+    def _tick(self) -> str:
+        self._clock += 1
+        return _stamp(self._clock)
+
+    def add_user(self, email: str, firstname: str = "", lastname: str = "") -> int:
+        user_id = 10 + len(self.users)
+        self.users[user_id] = {"id": user_id, "login": email.lower(), "email": email, "firstname": firstname,
+                               "lastname": lastname, "active": True, "role_ids": [3], "organization_id": None,
+                               "created_at": self._tick()}
+        return user_id
+
+    def add_ticket(self, customer_id: int, title: str, *, group: str = "Users",
+                   articles: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+        ticket_id = 100 + len(self.tickets)
+        created = self._tick()
+        self.tickets[ticket_id] = {
+            "id": ticket_id, "group_id": self.groups[group], "priority_id": 2, "state_id": 2,
+            "organization_id": None, "number": str(31000 + ticket_id), "title": title, "owner_id": 1,
+            "customer_id": customer_id, "note": None, "created_at": created, "updated_at": created,
+            "article_count": 0, "create_article_type_id": 5, "create_article_sender_id": 2,
+        }
+        self.articles[ticket_id] = []
+        for article in articles:
+            self.add_article(ticket_id, **article)
+        return self.tickets[ticket_id]
+
+    def add_article(self, ticket_id: int, *, body: str, sender: str = "Customer", internal: bool = False,
+                    from_: str | None = None, attachments: Sequence[tuple[str, int, str]] = ()) -> None:
+        ticket = self.tickets[ticket_id]
+        customer = self.users[ticket["customer_id"]]
+        article_id = 1000 + sum(len(a) for a in self.articles.values())
+        created = self._tick()
+        self.articles[ticket_id].append({
+            "id": article_id, "ticket_id": ticket_id, "type_id": 1 if sender == "Customer" else 10,
+            "sender_id": 2 if sender == "Customer" else 1,
+            "from": from_ if from_ is not None else (customer["email"] if sender == "Customer" else "Agent Smith"),
+            "to": "support@example.com", "cc": None, "subject": ticket["title"], "reply_to": None,
+            "message_id": None, "content_type": "text/html", "body": body, "internal": internal,
+            "preferences": {}, "created_by_id": ticket["customer_id"] if sender == "Customer" else 1,
+            "updated_by_id": 1, "created_at": created, "updated_at": created,
+            "attachments": [
+                {"id": 5000 + n, "filename": name, "size": str(size),
+                 "preferences": {"Content-Type": kind, "Mime-Type": kind}}
+                for n, (name, size, kind) in enumerate(attachments)
+            ],
+            "type": "email" if sender == "Customer" else "note", "sender": sender,
+            "created_by": customer["login"] if sender == "Customer" else "agent@example.com",
+            "updated_by": "agent@example.com",
+        })
+        ticket["article_count"] = len(self.articles[ticket_id])
+        ticket["updated_at"] = created
+
+    def expanded(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        names = {v: k for k, v in self.groups.items()}
+        return {
+            **ticket, "group": names[ticket["group_id"]],
+            "state": {1: "new", 2: "open", 4: "closed"}[ticket["state_id"]],
+            "priority": "2 normal", "owner": "-", "customer": self.users[ticket["customer_id"]]["login"],
+            "organization": None, "created_by": "agent@example.com", "updated_by": "agent@example.com",
+            "article_ids": [a["id"] for a in self.articles[ticket["id"]]],
+        }
+
+    async def route(self, seen: Seen) -> web.StreamResponse:
+        path, method = seen.path, seen.method
+        if path == "/api/v1/tickets/search" and method == "GET":
+            return self._search(seen)
+        if path == "/api/v1/tickets" and method == "POST":
+            return self._create(seen.json())
+        if (found := re.fullmatch(r"/api/v1/tickets/(\d+)", path)) and method == "GET":
+            ticket = self.tickets.get(int(found.group(1)))
+            if ticket is None:
+                return web.json_response({"error": f"Couldn't find Ticket with 'id'={found.group(1)}"}, status=404)
+            return web.json_response(self.expanded(ticket) if seen.query.get("expand") == "true" else ticket)
+        if (found := re.fullmatch(r"/api/v1/users/(\d+)", path)) and method == "GET":
+            user = self.users.get(int(found.group(1)))
+            if user is None:
+                return web.json_response({"error": f"Couldn't find User with 'id'={found.group(1)}"}, status=404)
+            return web.json_response(user)
+        if (found := re.fullmatch(r"/api/v1/ticket_articles/by_ticket/(\d+)", path)) and method == "GET":
+            if int(found.group(1)) not in self.tickets:
+                return web.json_response({"error": "Couldn't find Ticket"}, status=404)
+            return web.json_response(self.articles[int(found.group(1))])  # every article: no pagination
+        return web.json_response({"error": "No route matches"}, status=404)
+
+    def _search(self, seen: Seen) -> web.Response:
+        query = seen.query.get("query", "")
+        wanted = re.fullmatch(r'customer\.email:"((?:[^"\\]|\\.)*)"(?: AND number:(\d+))?', query)
+        if wanted is None:
+            return web.json_response([])
+        email = re.sub(r"\\(.)", r"\1", wanted.group(1)).lower()
+        hits = [
+            self.expanded(t) for t in sorted(self.tickets.values(), key=lambda t: t["id"])
+            if email in self.users[t["customer_id"]]["email"].lower()  # words, not the whole address
+            and (wanted.group(2) is None or t["number"] == wanted.group(2))
+        ]
+        per_page = min(200, int(seen.query.get("per_page", "50")))
+        page = int(seen.query.get("page", "1"))
+        return web.json_response(hits[(page - 1) * per_page: page * per_page])
+
+    def _create(self, body: dict[str, Any]) -> web.Response:
+        group = body.get("group_id") or self.groups.get(body.get("group", ""))
+        if group not in self.groups.values():
+            return web.json_response({"error": f"No lookup value found for 'group': {body.get('group')!r}"},
+                                     status=422)
+        guess = str(body.get("customer_id", ""))
+        if not guess.startswith("guess:") or "@" not in guess:
+            return web.json_response({"error": "Invalid email of customer"}, status=422)
+        email = guess.removeprefix("guess:")
+        customer = next((u["id"] for u in self.users.values() if u["email"].lower() == email.lower()), None)
+        if customer is None:
+            customer = self.add_user(email)
+        name = {v: k for k, v in self.groups.items()}[int(group)]
+        ticket = self.add_ticket(customer, body["title"], group=name)
+        article = body.get("article") or {}
+        if article:
+            self.add_article(ticket["id"], body=article["body"], sender="Agent", internal=bool(article.get("internal")))
+        return web.json_response({**ticket, "article_ids": [a["id"] for a in self.articles[ticket["id"]]],
+                                  "tags": body.get("tags", "")}, status=201)
+
+
+@dataclass
+class FakeZendesk(FakeApi):
+    """Zendesk's REST API v2: search.json, tickets/{id}.json, tickets/{id}/comments.json, tickets.json."""
+
+    email: str = "agent@example.com"
+    api_token: str = "zendesk-token"
+    next_page_host: str | None = None  # name another host in pagination URLs, as a proxy in front might
+    cursor_pagination: bool = True  # false: comments page by offset (next_page), whatever is asked
+    offset_page_size: int = 100
+    users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    groups: dict[int, dict[str, Any]] = field(default_factory=lambda: {
+        360001: {"id": 360001, "name": "Support"}, 360002: {"id": 360002, "name": "Privacy requests"}})
+    idempotency: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _clock: int = 0
+
+    def __post_init__(self) -> None:
+        self.agent = self.add_user(self.email, "Agent Smith", role="agent")
+
+    def authorised(self, header: str) -> bool:
+        return header == basic(f"{self.email}/token", self.api_token)
+
+    def unauthorised(self) -> web.Response:
+        return web.json_response({"error": "Couldn't authenticate you"}, status=401)
+
+    def _tick(self) -> str:
+        self._clock += 1
+        return _stamp(self._clock).replace(".000Z", "Z")
+
+    def add_user(self, email: str, name: str = "", role: str = "end-user") -> int:
+        user_id = 900 + len(self.users)
+        self.users[user_id] = {"id": user_id, "url": f"{self.url}/api/v2/users/{user_id}.json",
+                               "name": name or email.partition("@")[0], "email": email, "role": role,
+                               "created_at": self._tick(), "verified": True}
+        return user_id
+
+    def add_ticket(self, requester_id: int, subject: str, *, group_id: int = 360001, tags: Sequence[str] = (),
+                   comments: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+        ticket_id = 35 + len(self.tickets)
+        created = self._tick()
+        self.tickets[ticket_id] = {
+            "id": ticket_id, "url": f"{self.url}/api/v2/tickets/{ticket_id}.json", "external_id": None,
+            "via": {"channel": "web"}, "created_at": created, "updated_at": created, "type": "question",
+            "subject": subject, "raw_subject": subject, "description": "", "priority": "normal",
+            "status": "open", "recipient": None, "requester_id": requester_id, "submitter_id": requester_id,
+            "assignee_id": self.agent, "organization_id": None, "group_id": group_id, "tags": list(tags),
+            "due_at": None, "custom_fields": [],
+        }
+        self.comments[ticket_id] = []
+        for comment in comments:
+            self.add_comment(ticket_id, **comment)
+        return self.tickets[ticket_id]
+
+    def add_comment(self, ticket_id: int, *, body: str, author_id: int | None = None, public: bool = True,
+                    attachments: Sequence[tuple[str, int, str]] = ()) -> None:
+        ticket = self.tickets[ticket_id]
+        comment_id = 7000 + sum(len(c) for c in self.comments.values())
+        created = self._tick()
+        self.comments[ticket_id].append({
+            "id": comment_id, "type": "Comment", "author_id": author_id or ticket["requester_id"], "body": body,
+            "html_body": f"<p>{body}</p>", "plain_body": body, "public": public, "audit_id": comment_id + 1,
+            "via": {"channel": "web"}, "created_at": created, "metadata": {"system": {}},
+            "attachments": [
+                {"id": 8000 + n, "file_name": name, "content_url": f"{self.url}/attachments/{8000 + n}/{name}",
+                 "content_type": kind, "size": size, "thumbnails": []}
+                for n, (name, size, kind) in enumerate(attachments)
+            ],
+        })
+        if not ticket["description"]:
+            ticket["description"] = body
+        ticket["updated_at"] = created
+
+    def _sideload(self, ids: set[int]) -> list[dict[str, Any]]:
+        return [self.users[i] for i in sorted(ids) if i in self.users]
+
+    def _link(self, path: str, **query: str | int) -> str:
+        base = URL(self.url)
+        if self.next_page_host is not None:
+            base = base.with_host(self.next_page_host)
+        return str(base.with_path(path).with_query({k: str(v) for k, v in query.items()}))
+
+    async def route(self, seen: Seen) -> web.StreamResponse:
+        path, method = seen.path, seen.method
+        if path == "/api/v2/search.json" and method == "GET":
+            return self._search(seen)
+        if path == "/api/v2/tickets.json" and method == "POST":
+            return self._create(seen)
+        if (found := re.fullmatch(r"/api/v2/tickets/(\d+)\.json", path)) and method == "GET":
+            ticket = self.tickets.get(int(found.group(1)))
+            if ticket is None:
+                return web.json_response({"error": "RecordNotFound", "description": "Not found"}, status=404)
+            answer: dict[str, Any] = {"ticket": ticket}
+            include = seen.query.get("include", "").split(",")
+            if "users" in include:
+                answer["users"] = self._sideload({ticket["requester_id"], ticket["submitter_id"],
+                                                  ticket["assignee_id"]})
+            if "groups" in include:
+                answer["groups"] = [self.groups[ticket["group_id"]]]
+            return web.json_response(answer)
+        if (found := re.fullmatch(r"/api/v2/tickets/(\d+)/comments\.json", path)) and method == "GET":
+            return self._comments(seen, int(found.group(1)))
+        return web.json_response({"error": "InvalidEndpoint", "description": "Not found"}, status=404)
+
+    def _search(self, seen: Seen) -> web.Response:
+        query = seen.query.get("query", "")
+        wanted = re.fullmatch(r'type:ticket requester:("[^"]*"|\S+)', query)
+        per_page = int(seen.query.get("per_page", "100"))
+        page = int(seen.query.get("page", "1"))
+        if per_page > 100 or page * per_page > 1000:
+            return web.json_response({"error": "invalid", "description": "Insufficient resource"}, status=422)
+        email = wanted.group(1).strip('"').lower() if wanted else None
+        hits = [t for t in sorted(self.tickets.values(), key=lambda t: t["id"])
+                if email is not None and email in self.users[t["requester_id"]]["email"].lower()]
+        results = [{**t, "result_type": "ticket"} for t in hits[(page - 1) * per_page: page * per_page]]
+        answer: dict[str, Any] = {"results": results, "facets": None, "count": len(hits), "previous_page": None,
+                                  "next_page": None}
+        if page * per_page < len(hits):
+            answer["next_page"] = self._link("/api/v2/search.json", **{**dict(seen.query), "page": page + 1})
+        if seen.query.get("include") == "tickets(users)":
+            answer["users"] = self._sideload({t["requester_id"] for t in results}
+                                             | {t["assignee_id"] for t in results})
+        return web.json_response(answer)
+
+    def _comments(self, seen: Seen, ticket_id: int) -> web.Response:
+        if ticket_id not in self.tickets:
+            return web.json_response({"error": "RecordNotFound", "description": "Not found"}, status=404)
+        every = self.comments[ticket_id]
+        answer: dict[str, Any]
+        if "page[size]" in seen.query and self.cursor_pagination:
+            size = min(100, int(seen.query["page[size]"]))
+            after = seen.query.get("page[after]")
+            start = int(base64.b64decode(after)) if after else 0
+            batch = every[start:start + size]
+            more = start + size < len(every)
+            cursor = base64.b64encode(str(start + size).encode()).decode()
+            answer = {"comments": batch, "meta": {"has_more": more, "after_cursor": cursor if more else None,
+                                                  "before_cursor": None},
+                      "links": {"prev": None, "next": self._link(seen.path, **{**dict(seen.query),
+                                                                               "page[after]": cursor})
+                                if more else None}}
+        else:  # offset pagination
+            page, size = int(seen.query.get("page", "1")), self.offset_page_size
+            batch = every[(page - 1) * size: page * size]
+            answer = {"comments": batch, "count": len(every), "previous_page": None,
+                      "next_page": self._link(seen.path, page=page + 1) if page * size < len(every) else None}
+        if seen.query.get("include") == "users":
+            answer["users"] = self._sideload({c["author_id"] for c in batch})
+        return web.json_response(answer)
+
+    def _create(self, seen: Seen) -> web.Response:
+        key = seen.headers.get("Idempotency-Key")
+        if key is not None and key in self.idempotency:
+            return web.json_response(self.idempotency[key], status=201,
+                                     headers={"x-zendesk-idempotency-lookup": "hit"})
+        ticket = seen.json().get("ticket", {})
+        if ticket.get("group_id") not in self.groups:
+            return web.json_response({"error": "RecordInvalid", "description": "Record validation errors",
+                                      "details": {"group": [{"description": "Group: is invalid"}]}}, status=422)
+        requester = ticket.get("requester") or {}
+        email = requester.get("email", "")
+        user = next((u["id"] for u in self.users.values() if u["email"].lower() == email.lower()), None)
+        if user is None:
+            user = self.add_user(email, requester.get("name", ""))
+        made = self.add_ticket(user, ticket["subject"], group_id=ticket["group_id"], tags=ticket.get("tags", []),
+                               comments=[{"body": ticket["comment"]["body"], "author_id": self.agent}])
+        answer = {"ticket": made, "audit": {"id": 1}}
+        if key is not None:
+            self.idempotency[key] = answer
+        return web.json_response(answer, status=201, headers={"x-zendesk-idempotency-lookup": "miss"})
