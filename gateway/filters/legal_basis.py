@@ -22,7 +22,9 @@ For each ``legal_basis.routes`` entry:
 - **Withdrawal** (``prefix``, GET and POST): the consents this browser gave
   (their ids in a signed cookie set when the helpdesk accepted the
   submission), each withdrawn with one button; a withdrawal is recorded as
-  its own record.
+  its own record. With ``legal_basis.webhook`` the helpdesk is told (a signed
+  POST, ``consent.withdrawn``, in the background; a failure is logged and
+  counted as ``withdrawal_not_told``).
 
 Counted in ``legal_basis_submissions_total{route, result, mode}``; no e-mail
 address, value or notice text reaches a log, a metric or an error body.
@@ -30,6 +32,7 @@ address, value or notice text reaches a log, a metric or an error body.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -46,6 +49,8 @@ from ..http.encoding import response_charset
 from ..http.forms import Decoded, Unreadable, decode, kind_of
 from ..http.language import pick_language
 from ..http.organisation import organisation_block
+from ..helpdesks.base import HelpdeskError
+from ..helpdesks.webhook import Webhook
 from ..legal import pages, proof
 from ..legal.inject import FormInjector
 from ..legal.notice import Notice
@@ -84,6 +89,7 @@ class _Route:
     notice: Notice
     email_field: str | None
     helpdesk_field: str | None
+    record_field: str | None
     methods: tuple[str, ...]
     shadow: bool
 
@@ -93,7 +99,7 @@ class _Route:
         return cls(
             Matcher(RouteMatch(path=route.path, methods=route.methods)), Matcher(RouteMatch(path=route.path)),
             tuple(Matcher(RouteMatch(path=p, methods=("GET",))) for p in page_paths), notice,
-            route.email_field, route.helpdesk_field, route.methods, route.shadow,
+            route.email_field, route.helpdesk_field, route.record_field, route.methods, route.shadow,
         )
 
 
@@ -120,6 +126,8 @@ class LegalBasisFilter(Filter):
         self._ring = KeyRing.from_config([(k.id, k.secret) for k in config.keys], config.keys[0].id)
         self._prefix = config.prefix
         self._organisation = policy.organisation
+        self._webhook = config.webhook
+        self._sending: set[asyncio.Task[None]] = set()
         self._submissions = metrics.legal_basis_submissions
 
     @classmethod
@@ -189,7 +197,7 @@ class LegalBasisFilter(Filter):
         self._count(ex, notice.route, "recorded", mode)
         if record.event == "given":
             ex.notes[NAME + ".given"] = record.record_id
-        return self._forwarded(read, route, shown, body)
+        return self._forwarded(read, route, shown, body, record.record_id)
 
     def _read(self, ex: Exchange, body: bytes, route: _Route) -> _Read:
         content_type = ex.request.headers.get("Content-Type", "")
@@ -217,10 +225,12 @@ class LegalBasisFilter(Filter):
         files = kind == "multipart" and b'filename="' in body  # a file part: the 422 page cannot keep it
         return _Read(consent, email, decoded, at, files)
 
-    def _forwarded(self, read: _Read, route: _Route, shown: str, body: bytes) -> bytes:
+    def _forwarded(self, read: _Read, route: _Route, shown: str, body: bytes, record_id: str = "") -> bytes:
         if read.decoded is None or not read.consent_at:
             return body
-        add = ((route.helpdesk_field, shown),) if route.helpdesk_field and shown else ()
+        add = [(route.helpdesk_field, shown)] if route.helpdesk_field and shown else []
+        if route.record_field and shown and record_id:
+            add.append((route.record_field, record_id))
         return read.decoded.encode({}, remove=read.consent_at, add=add)
 
     def _ask_again(self, ex: Exchange, route: _Route, read: _Read) -> LocalReply:
@@ -280,15 +290,42 @@ class LegalBasisFilter(Filter):
             given = next((r for r in await self.store.legal_records([record_id]) if r.event == "given"), None)
             if given is None:
                 return LocalReply(404, "legal_basis_unknown", "This browser gave no such consent.")
-            await self.store.add_legal_record(LegalRecord(
+            withdrawal = LegalRecord(
                 secrets.token_hex(16), time.time(), given.route, given.basis, given.purpose, given.notice_version,
                 given.language, given.email_hash, _mask(ex.client_ip), "withdrawn", withdraws=given.record_id,
-            ))
+            )
+            await self.store.add_legal_record(withdrawal)
         except StoreError:
             return UNAVAILABLE
         self._submissions.labels(given.route, "withdrawn", "enforce").inc()
         ex.decide(NAME, "withdrawn", given.route)
+        if self._webhook is not None:
+            self._tell_helpdesk(given, withdrawal)
         return await self._withdrawal_page(ex, done=True)
+
+    def _tell_helpdesk(self, given: LegalRecord, withdrawal: LegalRecord) -> None:
+        """The helpdesk learns of the withdrawal in the background: its retries never hold up the page."""
+        content = {"record": given.record_id, "withdrawal": withdrawal.record_id, "route": given.route,
+                   "purpose": given.purpose, "notice_version": given.notice_version,
+                   "given_at": _iso(given.created_at), "withdrawn_at": _iso(withdrawal.created_at)}
+        assert self._webhook is not None
+        settings, submissions = self._webhook, self._submissions
+
+        async def send() -> None:
+            hook = Webhook(settings)
+            try:
+                await hook.send("consent.withdrawn", "consent", content, delivery=withdrawal.record_id,
+                                operation="tell of a withdrawal")
+            except HelpdeskError as exc:
+                log.error("the helpdesk was not told of a withdrawal",
+                          extra={"fields": {"route": given.route, "error": str(exc)}})
+                submissions.labels(given.route, "withdrawal_not_told", "enforce").inc()
+            finally:
+                await hook.close()
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     # -- responses -------------------------------------------------------------------------------------------
 

@@ -96,6 +96,19 @@ class Webhook(HelpdeskAdapter):
     async def close(self) -> None:
         await self.client.close()
 
+    async def send(self, event: str, key: str, content: dict[str, Any], *, delivery: str | None = None,
+                   operation: str = "send event") -> Any:
+        """POST ``{"event", "delivery", "sent_at", key: content}``, signed at each try; the receiver's answer."""
+        delivery = delivery or str(uuid.uuid4())
+        payload = {"event": event, "delivery": delivery, "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   key: content}
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        headers = {"Content-Type": "application/json", EVENT_HEADER: event, DELIVERY_HEADER: delivery}
+        return await self.client.request(
+            "POST", "", operation=operation, data=body, headers=headers, idempotent=True, want_json=False,
+            per_try=lambda: {SIGNATURE_HEADER: sign(self.secret, int(time.time()), body)},
+        )
+
     async def find_cases(self, email: str, reference: str | None = None) -> list[CaseRef]:
         raise HelpdeskError(f"{self.name}: find cases: a webhook cannot search cases", retryable=False)
 
@@ -104,23 +117,9 @@ class Webhook(HelpdeskAdapter):
 
     async def open_case(self, case: NewCase) -> CaseRef:
         delivery = case.idempotency_key or str(uuid.uuid4())
-        payload = {
-            "event": "case.open",
-            "delivery": delivery,
-            "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "case": {"title": case.title, "body": case.body, "requester": case.requester,
-                     "queue": case.queue or self.queue, "tags": list(case.tags)},
-        }
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        headers = {
-            "Content-Type": "application/json",
-            EVENT_HEADER: "case.open",
-            DELIVERY_HEADER: delivery,
-        }
-        answer: Any = await self.client.request(
-            "POST", "", operation="open case", data=body, headers=headers, idempotent=True, want_json=False,
-            per_try=lambda: {SIGNATURE_HEADER: sign(self.secret, int(time.time()), body)},  # signed at each try
-        )
+        content = {"title": case.title, "body": case.body, "requester": case.requester,
+                   "queue": case.queue or self.queue, "tags": list(case.tags)}
+        answer = await self.send("case.open", "case", content, delivery=delivery, operation="open case")
         made = answer if isinstance(answer, dict) else {}
         case_id = made.get("id")
         if not isinstance(case_id, (str, int)) or isinstance(case_id, bool) or str(case_id) == "":

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from .consent import Texts
+from .helpdesks import HelpdeskSettings
 from .keys import KeyRef
 from .schema_base import Model
 from .units import Name
@@ -52,6 +53,10 @@ class LegalBasisRoute(Model):
     helpdesk_field: str | None = Field(
         None, description="Forward the consent to the helpdesk as this field (value: the notice version). "
         "Absent: the injected fields are removed before the helpdesk sees the request.",
+    )
+    record_field: str | None = Field(
+        None, description="Also forward the id of the consent record as this field, so the helpdesk can match a "
+        "later withdrawal (legal_basis.webhook) to the person. Absent: not forwarded.",
     )
     email_field: str | None = Field(
         None, description="The form field (or JSON key) with the person's e-mail address; recorded as a keyed "
@@ -103,7 +108,7 @@ class LegalBasisRoute(Model):
             raise ValueError("give the notice in at least one language (notice: {en: ...})")
         return value
 
-    @field_validator("consent_field", "helpdesk_field", "email_field")
+    @field_validator("consent_field", "helpdesk_field", "record_field", "email_field")
     @classmethod
     def _check_fields(cls, value: str | None) -> str | None:
         return None if value is None else _check_field(value)
@@ -112,8 +117,11 @@ class LegalBasisRoute(Model):
     def _check_consent(self) -> LegalBasisRoute:
         if self.basis != "consent" and self.helpdesk_field is not None:
             raise ValueError("helpdesk_field forwards a consent: only with basis: consent")
-        if self.helpdesk_field is not None and self.helpdesk_field == self.consent_field:
-            raise ValueError("helpdesk_field must differ from consent_field")
+        if self.basis != "consent" and self.record_field is not None:
+            raise ValueError("record_field forwards a consent record: only with basis: consent")
+        forwarded = [f for f in (self.helpdesk_field, self.record_field) if f is not None]
+        if self.consent_field in forwarded or len(set(forwarded)) != len(forwarded):
+            raise ValueError("consent_field, helpdesk_field and record_field must be different fields")
         return self
 
 
@@ -127,6 +135,11 @@ class LegalBasis(Model):
     )
     routes: tuple[LegalBasisRoute, ...] = Field(
         (), description="Routes that create users or cases, first match wins. Required (non-empty) when enabled.",
+    )
+    webhook: HelpdeskSettings | None = Field(
+        None, description="Tell the helpdesk of each withdrawal: a signed POST (adapter: webhook) with the event "
+        "consent.withdrawn, the record ids, route, purpose and times (never an address). Absent: not told; the "
+        "withdrawal is recorded either way.",
     )
 
     @field_validator("prefix")
@@ -142,6 +155,8 @@ class LegalBasis(Model):
             raise ValueError("routes: an enabled section needs at least one route (or set enabled: false)")
         if self.enabled and not self.keys:
             raise ValueError("keys: required when enabled (they key the records' e-mail hashes)")
+        if self.webhook is not None and self.webhook.adapter != "webhook":
+            raise ValueError("webhook: adapter must be webhook (a signed POST to the helpdesk)")
         ids = [key.id for key in self.keys]
         if len(set(ids)) != len(ids):
             raise ValueError("keys: key ids must be unique")

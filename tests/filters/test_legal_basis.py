@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from pathlib import Path
@@ -199,3 +200,52 @@ async def test_withdrawal_by_the_same_browser(start_gateway: StartGateway, tmp_p
     records = [r async for r in gw.runtime.store.export_legal_records()]
     assert [r.event for r in records] == ["given", "withdrawn"] and records[1].withdraws == records[0].record_id
     assert metric(gw, "withdrawn") == 1
+
+
+async def test_the_helpdesk_is_told_of_a_withdrawal_and_can_match_it(start_gateway: StartGateway, tmp_path: Path) -> None:
+    from aiohttp import web
+
+    from gateway.helpdesks.webhook import SIGNATURE_HEADER, verify_signature
+
+    secret = "a-webhook-signing-secret-0000000001"
+    told: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        if not verify_signature(secret.encode(), request.headers.get(SIGNATURE_HEADER, ""), body):
+            return web.Response(status=401)
+        told.append(orjson.loads(body))
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        doc = policy(tmp_path, record_field="gdpr_record")
+        doc["legal_basis"]["webhook"] = {"adapter": "webhook", "url": f"http://127.0.0.1:{port}/hook", "secret": secret}
+        gw = await start_gateway(doc)
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar) as session:
+            data = {"email": "kari@example.no", "privacy_consent": version_of(NOTICE_EN), "message": "hi"}
+            async with session.post(f"{gw.base_url}/echo-body/signup", data=data) as resp:  # type: ignore[attr-defined]
+                sent = dict(p.split("=", 1) for p in received(await resp.read()).decode().split("&"))
+            record_id = sent["gdpr_record"]  # the helpdesk keeps it with the person's case
+            async with session.get(f"{gw.base_url}/_privacy/legal-basis") as resp:  # type: ignore[attr-defined]
+                page = await resp.text()
+            token = re.search(r'name="token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+            async with session.post(f"{gw.base_url}/_privacy/legal-basis",  # type: ignore[attr-defined]
+                                    data={"record": record_id, "token": token}) as resp:
+                assert resp.status == 200
+        for _ in range(100):
+            if told:
+                break
+            await asyncio.sleep(0.05)
+        (event,) = told
+        assert event["event"] == "consent.withdrawn" and event["consent"]["record"] == record_id
+        assert event["consent"]["route"] == "new-ticket" and "kari" not in orjson.dumps(event).decode()
+    finally:
+        await runner.cleanup()

@@ -54,6 +54,12 @@ def test_absent_means_off_and_a_full_section_loads() -> None:
     (("basis: contract, purpose", "basis: contract, helpdesk_field: x, purpose"),
      "site.yaml:13: legal_basis.routes[1]: helpdesk_field forwards a consent"),
     (("keys: [{id: l1, secret: \"${LEGAL_KEY}\"}]", "keys: []"), "site.yaml:1: legal_basis: keys: required when enabled"),
+    (("helpdesk_field: gdpr_consent", "helpdesk_field: privacy_consent"),
+     "site.yaml:5: legal_basis.routes[0]: consent_field, helpdesk_field and record_field must be different"),
+    (("basis: contract, purpose", "basis: contract, record_field: r, purpose"),
+     "site.yaml:13: legal_basis.routes[1]: record_field forwards a consent record"),
+    (("  routes:\n", "  webhook: {adapter: zendesk, url: 'https://x.zendesk.com', email: a@b.example, "
+      "api_token: \"${LEGAL_KEY}\", queue: 1}\n  routes:\n"), "site.yaml:1: legal_basis: webhook: adapter must be webhook"),
 ])
 def test_errors_name_file_line_and_path(change: tuple[str, str], expected: str) -> None:
     lines = errors_of(FULL.replace(*change))
