@@ -29,6 +29,7 @@ from tests.support.helpdesk import (
     StartHelpdeskGateway,
     Visitor,
     attachment_links,
+    consent_value,
     form_with,
     forms,
     seen_cookies,
@@ -44,7 +45,6 @@ NOTES = (
 ).encode()
 FNR = "01010012356"
 CARD = "4111 1111 1111 1111"
-CONSENT_BOX = re.compile(r'<input type="checkbox" name="privacy_consent" value="([0-9a-f]{16})" required>')
 EXTERNAL_HREF = re.compile(r"""href=["']https?://docs\.example\.org""")
 SCREENSHOT = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64 + secrets.token_bytes(4096)
 
@@ -74,8 +74,8 @@ async def submit_ticket(customer: Visitor, helpdesk: Helpdesk, title: str, email
     assert form.method == "POST" and form.enctype == "multipart/form-data"
     assert form.fields["csrfmiddlewaretoken"] and "attachment" in form.files
     # The gateway's consent checkbox is in django-helpdesk's form, unticked: ticking it sends its value.
-    consent = CONSENT_BOX.search(body.decode())
-    assert consent is not None and "privacy_consent" not in form.fields
+    consent = consent_value(body.decode())
+    assert "privacy_consent" not in form.fields
     fields = {
         "queue": str(helpdesk.queue_id), "title": title, "submitter_email": email, "priority": "3",
         "body": f"The installer stops; [the guide](https://docs.example.org/install?utm_source=x) says otherwise. {body_extra}",
@@ -84,7 +84,7 @@ async def submit_ticket(customer: Visitor, helpdesk: Helpdesk, title: str, email
                                            {"attachment": ("notes.txt", NOTES, "text/plain")})
     assert response.status == 422 and b"Your consent is needed" in body  # not ticked: nothing reached the helpdesk
     response, body = await customer.submit(
-        form, "/helpdesk/tickets/submit/", {**fields, "privacy_consent": consent.group(1)},
+        form, "/helpdesk/tickets/submit/", {**fields, "privacy_consent": consent},
         {"attachment": ("notes.txt", NOTES, "text/plain")},
     )
     page = body.decode()

@@ -19,7 +19,15 @@ from gateway.metrics import Metrics
 from gateway.policy.loader import load_policy
 from gateway.server import Gateway
 from tests.conftest import free_port
-from tests.support.helpdesk import OUTSIDE, POLICY_ENV, MakeVisitor, form_with, helpdesk_policy, start_helpdesk
+from tests.support.helpdesk import (
+    OUTSIDE,
+    POLICY_ENV,
+    MakeVisitor,
+    consent_value,
+    form_with,
+    helpdesk_policy,
+    start_helpdesk,
+)
 from tests.support.smarthost import Smarthost
 
 pytestmark = pytest.mark.timeout(180)
@@ -54,7 +62,7 @@ async def test_the_helpdesks_own_notification_leaves_without_the_ticket(
             form = form_with(body.decode(), "submitter_email")
             response, body = await customer.submit(form, "/helpdesk/tickets/submit/", {
                 "queue": str(helpdesk.queue_id), "title": title, "submitter_email": email, "priority": "3",
-                "body": secret_text,
+                "body": secret_text, "privacy_consent": consent_value(body.decode()),
             })
             assert response.status == 200 and response.url.path == "/helpdesk/view/", body[:1000]
 

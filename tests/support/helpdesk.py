@@ -442,3 +442,13 @@ def form_with(html: str, field_name: str) -> Form:
         if field_name in form.fields or field_name in form.files:
             return form
     raise AssertionError(f"no form with a field {field_name!r} in the page")
+
+
+_CONSENT_BOX = re.compile(r'<input type="checkbox" name="privacy_consent" value="([0-9a-f]{16})" required>')
+
+
+def consent_value(html: str) -> str:
+    """The value of the consent checkbox the gateway injected into the public form (policies/django-helpdesk.yaml)."""
+    found = _CONSENT_BOX.search(html)
+    assert found is not None, "no consent checkbox in the form"
+    return found.group(1)
