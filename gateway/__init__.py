@@ -4,7 +4,7 @@ Where things live
 -----------------
 The top level tells the story of a request::
 
-    __main__   the CLI (serve, check, explain, demo, links, consent, legal-basis, checklist ...)
+    __main__   the CLI (serve, check, explain, demo, links, consent, legal-basis, requests, checklist ...)
     workers    N processes on one port, supervised
     server     assembles a gateway from a policy; reload and stop
     admin      the admin listener: /metrics, /healthz, /readyz, /explain
@@ -33,12 +33,13 @@ Building blocks (know no feature)::
 Features (each one package, glued to the chain by one module in filters/)::
 
     filters/   one thin module per HTTP filter: firewall, cookie consent, link signing, legal basis,
-               sensitive data
+               data-subject requests, sensitive data
     consent/   cookie consent on the wire: categories, banner, receipts
     links/     external links signed or stripped: tokens, endpoint, CLI
     notify/    notification hiding: rules, the shared rewriter, SMTP relay, egress listener, providers/
     sensitive/ personal data in text: detectors, context words, scanner, masks, marks on pages
     legal/     legal basis at sign-up: the notice in forms, active consent, records, withdrawal
+    requests/  data-subject requests: the portal, verification, lifecycle, worker, export, CLI, API
     demo/      the built-in demo helpdesk
     checklist/ the GDPR checklist of a policy (the checklist verb)
 """

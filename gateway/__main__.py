@@ -163,6 +163,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _use_uvloop(not args.no_uvloop)
 
     smtp = loaded.policy.notifications.smtp if loaded.policy.notifications.enabled else None
+    # The portal's cases reach the demo helpdesk by a signed webhook; it checks the signature with the same secret.
+    hook = loaded.policy.requests.helpdesk if loaded.policy.requests.enabled else None
+    webhook_secret = hook.secret.encode() if hook is not None and hook.adapter == "webhook" and hook.secret else None
     egress = loaded.policy.notifications.egress if loaded.policy.notifications.enabled else None
     # The demo helpdesk sends SendGrid calls to the egress listener and stands in for SendGrid behind it.
     sendgrid = next((f"http://{egress.listen.host}:{egress.listen.port}{route.path_prefix.rstrip('/')}"
@@ -173,12 +176,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sink = await MailSink().start(smtp.upstream.host, smtp.upstream.port) if smtp is not None else None
         relay = (smtp.listen.host, smtp.listen.port) if smtp is not None else None
         helpdesk = await start_helpdesk(args.helpdesk_host, args.helpdesk_port, relay=relay, outbox=sink,
-                                        egress=sendgrid)
+                                        egress=sendgrid, webhook_secret=webhook_secret)
         try:
             gateway = Gateway(loaded, policy_path=policy_path, default_upstream=helpdesk_url)
             mail = f", SMTP relay on {smtp.listen.host}:{smtp.listen.port}" if smtp is not None else ""
             if egress is not None:
                 mail += f", egress listener on {egress.listen.host}:{egress.listen.port}"
+            if loaded.policy.requests.enabled:
+                mail += f", data-subject requests at {loaded.policy.requests.prefix}"
             print(
                 f"demo helpdesk on http://{args.helpdesk_host}:{args.helpdesk_port}, "
                 f"gateway on http://{loaded.policy.listen.host}:{loaded.policy.listen.port}, "
@@ -239,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .legal.cli import add_legal_basis_commands
 
     add_legal_basis_commands(sub)
+    from .requests.cli import add_requests_commands
+
+    add_requests_commands(sub)
     from .checklist.cli import add_checklist_command
 
     add_checklist_command(sub, load=valid_policy)

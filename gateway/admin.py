@@ -1,4 +1,5 @@
-"""The admin listener: metrics, health, readiness and the firewall explainer.
+"""The admin listener: metrics, health, readiness, the firewall explainer, and the operators' API of
+data-subject requests (``/requests``, bearer tokens only: see ``gateway.requests.api``).
 
 It runs on its own address (127.0.0.1:9100 by default) so nothing here is
 reachable through the public port. ``/readyz`` is 503 when the upstream is
@@ -19,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .explain import Explainer
 from .filters.firewall import Firewall
 from .metrics import PREFIX, Metrics
+from .requests.api import add_request_routes
 from .runtime import Runtime
 
 _READY_CACHE_SECONDS = 2.0
@@ -117,4 +119,5 @@ def make_admin_app(gateway: Served) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/explain", explain_view)
+    add_request_routes(app, gateway)  # /requests: the operators' API, bearer tokens only
     return app

@@ -29,6 +29,7 @@ from .notify.smtp import CompiledRelay, SmtpRelayServer
 from .policy.loader import SETTLE_SECONDS, LoadedPolicy, PolicyError, load_policy
 from .policy.schema import Policy, StoreSettings
 from .proxy import Proxy
+from .requests.worker import RequestsWorker, portal_of
 from .runtime import Runtime, needs_store
 from .store import Store, store_for
 from .store.health import StoreProbe
@@ -64,6 +65,8 @@ class Gateway:
         self._stores: dict[StoreSettings, Store] = {}
         # store_up and /readyz follow the database without traffic; a reload moves the probe to the new store.
         self._store_probe = StoreProbe(lambda: self.runtime.store)
+        # The data-subject requests' work after verification (helpdesk case, mails, export), retried until done.
+        self.requests_worker = RequestsWorker(lambda: portal_of(self.runtime), self.metrics)
         self.public_port = 0
         self.admin_port = 0
         self.smtp_port = 0
@@ -167,6 +170,7 @@ class Gateway:
                 self.apns_port = self._apns.port
         self._flush_metrics()
         self._store_probe.start()
+        self.requests_worker.start()
         if watch and self.policy_path is not None:
             self._watcher = PolicyWatcher(self.policy_path, self.reload, interval=watch_interval)
             self._watcher.start()
@@ -314,6 +318,7 @@ class Gateway:
             await pool.close()
         self._upstreams.clear()
         await self._store_probe.stop()
+        await self.requests_worker.stop()
         for store in self._stores.values():
             await store.close()
         self._stores.clear()

@@ -83,7 +83,8 @@ def test_exemptions_are_current() -> None:
 
 
 BUILDING_BLOCKS = ("http", "rewrite", "policy", "store", "lib")
-FEATURES = ("filters", "consent", "links", "notify", "sensitive", "legal", "demo", "checklist", "helpdesks")
+FEATURES = ("filters", "consent", "links", "notify", "sensitive", "legal", "demo", "checklist", "requests",
+            "helpdesks")
 
 
 def imported_gateway_modules(path: Path) -> set[str]:

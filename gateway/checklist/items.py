@@ -40,6 +40,9 @@ PUBLIC_DEMO_KEYS = {
     "b67474cb3615e318c4af1b18efead768c853a7f4c98fcd42d7f39d2843f985a1": "policies/demo-secrets/links.key",
     "f8ac7900155741d488cd7f53d16a750d7fab6cccee48ca1c5d2ed8ec0ea461d3": "policies/demo-secrets/consent.key",
     "2e595639ea43a03d027c3e87da0b53ce00a8538ee380877edaaab520e3e0fc7b": "policies/demo-secrets/legal-basis.key",
+    "9cf0850298c0605a01f44bcce5247f502f29c5602ed97bcf0f8f86ab7b890685": "policies/demo-secrets/requests.key",
+    "ed47aff597599b48bed99d15fc44e77cf066c01f8c8b130d83e814b110b249c9": "policies/demo-secrets/requests-webhook.key",
+    "be09523da3952a00d44b40379a39eec53d48335aa596f3d265e048ab631591d9": "policies/demo-secrets/requests-api.key",
 }
 
 
@@ -340,8 +343,17 @@ def _sensitive(policy: Policy, replicas: int) -> list[Finding]:
 
 
 def _portal(policy: Policy, replicas: int) -> list[Finding]:
-    return [_missing("requests", "the data-subject portal is not configured (this release has no requests section): "
-                     "access, erasure and the other rights (Art. 15-22) reach you through the DPO contact only")]
+    config = policy.requests
+    if not config.enabled:
+        return [_missing("requests", "the data-subject portal is off: access, erasure and the other rights "
+                         "(Art. 15-22) reach you through the DPO contact only")]
+    helpdesk = config.helpdesk
+    adapter = helpdesk.adapter if helpdesk is not None else "none"
+    if helpdesk is not None and helpdesk.adapter == "webhook":
+        return [_warn("requests.helpdesk.adapter", "the helpdesk is reached by webhook: cases are opened, but an "
+                      "export cannot read them; an operator adds the helpdesk's part to access requests by hand")]
+    return [_ok("requests", f"{config.prefix} takes {_plural(len(config.types), 'request type')}, verified by e-mail, "
+                f"answered within {config.due_days} days; cases opened and exported through {adapter}")]
 
 
 def _dpo(policy: Policy, replicas: int) -> list[Finding]:
@@ -426,8 +438,12 @@ def _store(policy: Policy, replicas: int) -> list[Finding]:
 def _key_material(policy: Policy) -> list[tuple[str, str]]:
     """Every key of the policy as (its key, its secret text)."""
     rings = (("links", policy.links.keys), ("consent", policy.consent.keys), ("sensitive", policy.sensitive.keys),
-             ("legal_basis", policy.legal_basis.keys))
+             ("legal_basis", policy.legal_basis.keys), ("requests", policy.requests.keys))
     keys = [(f"{section}.keys[{i}].secret", key.secret) for section, ring in rings for i, key in enumerate(ring)]
+    keys += [(f"requests.api_tokens[{i}].secret", token.secret) for i, token in enumerate(policy.requests.api_tokens)]
+    hook = policy.requests.helpdesk
+    if hook is not None and hook.secret is not None:
+        keys.append(("requests.helpdesk.secret", hook.secret))
     link = policy.notifications.link
     if link is not None and link.recipient_salt is not None:
         keys.append(("notifications.link.recipient_salt", link.recipient_salt))

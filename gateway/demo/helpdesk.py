@@ -15,6 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import hashlib
+import hmac
+import json
 import logging
 import secrets
 import signal
@@ -70,6 +73,9 @@ OUTBOX = web.AppKey("outbox", MailSink)
 # The gateway's egress route for SendGrid, and what reached the stand-in SendGrid (this helpdesk) behind it.
 EGRESS = web.AppKey("egress", str)
 API_OUTBOX = web.AppKey("api_outbox", ApiSink)
+# The gateway's data-subject request portal opens its cases here, by a signed webhook (the demo has no ticket API).
+WEBHOOK_SECRET = web.AppKey("webhook_secret", bytes)
+PRIVACY_CASES = web.AppKey("privacy_cases", list)
 routes = web.RouteTableDef()
 
 
@@ -161,6 +167,52 @@ async def sendgrid_stand_in(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     request.app[API_OUTBOX].calls.append(ApiCall(request.path, await request.read()))
     return web.Response(status=202)
+
+
+def _signed(secret: bytes, header: str, body: bytes, *, tolerance: float = 300) -> bool:
+    """Whether ``X-Privacy-Gateway-Signature: t=<unix>,v1=<hex>`` signs ``body``: HMAC-SHA256 over ``<t>.body``."""
+    parts = [part.strip().partition("=") for part in header.split(",")]
+    stamps = [value for key, _, value in parts if key == "t" and value.isdigit()]
+    signatures = [value for key, _, value in parts if key == "v1"]
+    if len(stamps) != 1 or not signatures or abs(time.time() - int(stamps[0])) > tolerance:
+        return False
+    expected = hmac.new(secret, stamps[0].encode() + b"." + body, hashlib.sha256).hexdigest()
+    return any(hmac.compare_digest(expected, signature) for signature in signatures)
+
+
+@routes.post("/webhooks/privacy")
+async def privacy_webhook(request: web.Request) -> web.Response:
+    """A data-subject request from the gateway's portal, opened as a case (once per delivery id)."""
+    if WEBHOOK_SECRET not in request.app:
+        raise web.HTTPNotFound()
+    body = await request.read()
+    if not _signed(request.app[WEBHOOK_SECRET], request.headers.get("X-Privacy-Gateway-Signature", ""), body):
+        return web.json_response({"error": "bad signature"}, status=401)
+    try:
+        event = json.loads(body)
+        case = event["case"]
+        delivery = str(event["delivery"])
+    except (ValueError, KeyError, TypeError):
+        return web.json_response({"error": "not a case.open event"}, status=400)
+    cases = request.app[PRIVACY_CASES]
+    for number, (known, _) in enumerate(cases, start=1):
+        if known == delivery:  # the same delivery again (a retry): the case it opened
+            return web.json_response({"id": str(number), "reference": f"dsar-{number}"})
+    cases.append((delivery, case))
+    number = len(cases)
+    return web.json_response({"id": str(number), "reference": f"dsar-{number}"}, status=201)
+
+
+@routes.get("/agent/privacy-requests")
+async def privacy_requests(request: web.Request) -> web.Response:
+    """The data-subject requests queue: what the portal opened here, newest first."""
+    cases = request.app.get(PRIVACY_CASES, [])
+    items = "".join(
+        f"<li><h2>dsar-{number}: {escape(str(case.get('title', '')))}</h2><pre>{escape(str(case.get('body', '')))}"
+        "</pre></li>" for number, (_, case) in reversed(list(enumerate(cases, start=1))))
+    body = f"<h1>Data-subject requests</h1><ol reversed>{items}</ol>" if items else (
+        "<h1>Data-subject requests</h1><p>None yet: send one at /_privacy/requests.</p>")
+    return _page(request, "Data-subject requests", body)
 
 
 @routes.get("/contact")
@@ -308,10 +360,14 @@ async def live_script(request: web.Request) -> web.Response:
 
 
 def make_app(*, relay: tuple[str, int] | None = None, outbox: MailSink | None = None,
-             egress: str | None = None) -> web.Application:
-    """A fresh demo helpdesk (its own, empty, session store); ``relay`` and ``outbox`` turn its e-mail on."""
+             egress: str | None = None, webhook_secret: bytes | None = None) -> web.Application:
+    """A fresh demo helpdesk (its own, empty, session store); ``relay`` and ``outbox`` turn its e-mail on,
+    ``webhook_secret`` the queue of data-subject requests the gateway's portal opens by webhook."""
     app = web.Application()
     app[SESSIONS] = Sessions()
+    app[PRIVACY_CASES] = []
+    if webhook_secret is not None:
+        app[WEBHOOK_SECRET] = webhook_secret
     if relay is not None:
         app[RELAY] = relay
     if outbox is not None:
@@ -326,9 +382,10 @@ def make_app(*, relay: tuple[str, int] | None = None, outbox: MailSink | None = 
 
 async def start_helpdesk(host: str = "127.0.0.1", port: int = 8081, *, access_log: bool = False,
                          relay: tuple[str, int] | None = None, outbox: MailSink | None = None,
-                         egress: str | None = None) -> web.AppRunner:
+                         egress: str | None = None, webhook_secret: bytes | None = None) -> web.AppRunner:
     """Serve the demo helpdesk on ``host:port`` (0 picks a free port); ``await runner.cleanup()`` stops it."""
-    runner = web.AppRunner(make_app(relay=relay, outbox=outbox, egress=egress), access_log=access_logger if access_log else None, shutdown_timeout=5.0)
+    app = make_app(relay=relay, outbox=outbox, egress=egress, webhook_secret=webhook_secret)
+    runner = web.AppRunner(app, access_log=access_logger if access_log else None, shutdown_timeout=5.0)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

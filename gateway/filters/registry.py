@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from .base import Filter
 from .cookie_consent import CookieConsent
+from .data_subject_requests import DataSubjectRequests
 from .firewall import Firewall
 from .legal_basis import LegalBasisFilter
 from .link_signing import LinkSigning
 from .sensitive_data import SensitiveData
 
-FILTER_CLASSES: tuple[type[Filter], ...] = (Firewall, CookieConsent, LinkSigning, LegalBasisFilter, SensitiveData)
+FILTER_CLASSES: tuple[type[Filter], ...] = (
+    Firewall, CookieConsent, LinkSigning, LegalBasisFilter, DataSubjectRequests, SensitiveData,
+)

@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import ValidationError
 
 from .errors import Issue, Loc, PolicyError, describe, show
+from .requests import check_mail_route
 from .schema import Policy
 from .sensitive import KINDS as SENSITIVE_KINDS
 from .units import NAME, is_address_literal
@@ -176,7 +177,7 @@ def _compile(sources: list[Source], env: Mapping[str, str] | None, default_upstr
     policy = _validate(root, issues)
     issues += _check_names(root, "routes", "route") + _check_names(root, "firewall.rules", "rule")
     issues += _check_names(root, "notifications.rules", "rule") + _check_notification_names(root)
-    issues += _check_notification_link(root)
+    issues += _check_notification_link(root) + check_mail_route(root)
     issues += _check_names(root, "sensitive.rules", "rule") + _check_names(root, "sensitive.pages", "page rule")
     issues += _check_names(root, "sensitive.detectors", "detector") + _check_sensitive_routes(root)
     if policy is not None:

@@ -21,6 +21,7 @@ from .legal_basis import LegalBasis
 from .links import Links
 from .notifications import Notifications
 from .organisation import Organisation
+from .requests import Requests
 from .schema_base import Model
 from .sensitive import Sensitive
 from .units import AddressRef, ByteSize, Duration, Name, check_name
@@ -483,5 +484,6 @@ class Policy(Model):
         "Absent: not shown.",
     )
     legal_basis: LegalBasis = Field(default_factory=LegalBasis)
+    requests: Requests = Field(default_factory=Requests)
     store: StoreSettings = Field(default_factory=StoreSettings)
     logging: Logging = Field(default_factory=Logging)

@@ -22,6 +22,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal, Self, cast, get_args
 
 from .legal import LegalRecord
+from .requests import (
+    AuditEntry,
+    ExportBlob,
+    ExportOutcome,
+    RequestStats,
+    RequestUpdate,
+    SubjectRequest,
+    Verification,
+    VerificationOutcome,
+    WorkResult,
+    is_request_id,
+)
 
 #: Bumped when the schema changes; a database with a newer version is refused.
 SCHEMA_VERSION: Final = 1
@@ -376,3 +388,172 @@ class Store(abc.ABC):
     async def _legal_page(self, after: tuple[float, str] | None, limit: int) -> list[LegalRecord]:
         """Up to ``limit`` records ordered by (created_at, record_id), after the given key."""
 
+    # -- data-subject requests (see store.requests) ------------------------------
+
+    async def add_verification(self, verification: Verification) -> None:
+        """Keep a request until its requester opens the link that verifies it."""
+        if not isinstance(verification, Verification):
+            raise TypeError("add_verification takes a Verification")
+        await self._add_verification(verification)
+
+    async def use_verification(self, nonce: str, now: float) -> tuple[VerificationOutcome, Verification | None]:
+        """Mark a verification used, once: ``verified`` and it the first time, then ``used``; ``expired`` past
+        its expiry; ``unknown`` for a nonce never stored (or purged)."""
+        _check_text("nonce", nonce, empty=False)
+        _check_time("now", now)
+        taken = await self._use_verification(nonce, float(now))
+        if taken is not None:
+            return "verified", taken
+        return await self.peek_verification(nonce, now), None
+
+    async def peek_verification(self, nonce: str, now: float) -> VerificationOutcome:
+        """What :meth:`use_verification` would answer now, without using it."""
+        _check_text("nonce", nonce, empty=False)
+        _check_time("now", now)
+        found = await self._get_verification(nonce)
+        if found is None:
+            return "unknown"
+        if found.used_at is not None:
+            return "used"
+        return "expired" if found.expires_at <= now else "verified"
+
+    async def add_request(self, request: SubjectRequest) -> None:
+        if not isinstance(request, SubjectRequest):
+            raise TypeError("add_request takes a SubjectRequest")
+        await self._add_request(request)
+
+    async def get_request(self, request_id: str) -> SubjectRequest | None:
+        if not is_request_id(request_id):
+            return None
+        return await self._get_request(request_id)
+
+    async def list_requests(self, *, open_only: bool = False, limit: int = 1000) -> list[SubjectRequest]:
+        """Requests, newest first (only open ones: received, in progress, extended)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100_000:
+            raise ValueError("limit must be 1-100000")
+        return await self._list_requests(open_only, limit)
+
+    async def requests_for(self, email_hashes: Sequence[str]) -> list[SubjectRequest]:
+        """Every request made for one of these e-mail hashes, oldest first."""
+        hashes = _checked_values("email_hashes", email_hashes)
+        return await self._requests_for(hashes) if hashes else []
+
+    async def update_request(self, request_id: str, update: RequestUpdate, *, expect_state: str) -> bool:
+        """Apply an operator's change if the request is still in ``expect_state``; False if it is not (or
+        does not exist). Work added is due at once."""
+        if not is_request_id(request_id) or not isinstance(update, RequestUpdate):
+            raise ValueError("update_request takes a request id and a RequestUpdate")
+        _check_text("expect_state", expect_state, empty=False)
+        return await self._update_request(request_id, update, expect_state)
+
+    async def claim_request_work(self, owner: str, now: float, lease: float) -> SubjectRequest | None:
+        """The request whose work is due first, leased to ``owner`` for ``lease`` seconds so no other
+        worker (of this or another replica) takes it meanwhile; None when nothing is due."""
+        _check_text("owner", owner, empty=False)
+        _check_time("now", now)
+        _check_time("lease", lease)
+        return await self._claim_request_work(owner, float(now), float(now + lease))
+
+    async def finish_request_work(self, request_id: str, owner: str, result: WorkResult) -> bool:
+        """Record what the worker holding the lease did, and release the lease; False without the lease."""
+        if not is_request_id(request_id) or not isinstance(result, WorkResult):
+            raise ValueError("finish_request_work takes a request id and a WorkResult")
+        _check_text("owner", owner, empty=False)
+        return await self._finish_request_work(request_id, owner, result)
+
+    async def request_stats(self, now: float, soon: float) -> RequestStats:
+        """Open requests by type, overdue at ``now``, due within ``soon`` seconds, and the oldest one."""
+        _check_time("now", now)
+        _check_time("soon", soon)
+        return await self._request_stats(float(now), float(now + soon))
+
+    async def add_export(self, export: ExportBlob) -> None:
+        if not isinstance(export, ExportBlob):
+            raise TypeError("add_export takes an ExportBlob")
+        await self._add_export(export)
+
+    async def take_export(self, export_id: str, now: float) -> tuple[ExportOutcome, ExportBlob | None]:
+        """The export, deleted as it is taken (``taken``); ``expired`` (deleted too) or ``gone``."""
+        _check_text("export_id", export_id, empty=False)
+        _check_time("now", now)
+        blob = await self._take_export(export_id, float(now))
+        if blob is None:
+            return "gone", None
+        if blob.expires_at <= now:
+            return "expired", None
+        return "taken", blob
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        if not isinstance(entry, AuditEntry):
+            raise TypeError("add_audit takes an AuditEntry")
+        await self._add_audit(entry)
+
+    async def audit_for(self, request_id: str) -> list[AuditEntry]:
+        """The audit log of one request, oldest first."""
+        return await self._audit_for(request_id) if is_request_id(request_id) else []
+
+    async def count_rate(self, bucket: str, window_end: float) -> int:
+        """Count one more event in a fixed window (``bucket`` names it, key hash and window index); the
+        count so far, this one included."""
+        _check_text("bucket", bucket, empty=False)
+        _check_time("window_end", window_end)
+        return await self._count_rate(bucket, float(window_end))
+
+    async def purge_requests(self, now: float, *, keep_verifications: float = 86400.0) -> int:
+        """Delete verifications expired more than ``keep_verifications`` ago (until then an old link is told
+        "expired", not "unknown"), expired exports and ended rate windows; rows deleted."""
+        _check_time("now", now)
+        return await self._purge_requests(float(now), float(now - keep_verifications))
+
+    @abc.abstractmethod
+    async def _add_verification(self, verification: Verification) -> None: ...
+
+    @abc.abstractmethod
+    async def _use_verification(self, nonce: str, now: float) -> Verification | None:
+        """Set used_at on an unused, unexpired verification; it, or None."""
+
+    @abc.abstractmethod
+    async def _get_verification(self, nonce: str) -> Verification | None: ...
+
+    @abc.abstractmethod
+    async def _add_request(self, request: SubjectRequest) -> None: ...
+
+    @abc.abstractmethod
+    async def _get_request(self, request_id: str) -> SubjectRequest | None: ...
+
+    @abc.abstractmethod
+    async def _list_requests(self, open_only: bool, limit: int) -> list[SubjectRequest]: ...
+
+    @abc.abstractmethod
+    async def _requests_for(self, email_hashes: Sequence[str]) -> list[SubjectRequest]: ...
+
+    @abc.abstractmethod
+    async def _update_request(self, request_id: str, update: RequestUpdate, expect_state: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def _claim_request_work(self, owner: str, now: float, lease_until: float) -> SubjectRequest | None: ...
+
+    @abc.abstractmethod
+    async def _finish_request_work(self, request_id: str, owner: str, result: WorkResult) -> bool: ...
+
+    @abc.abstractmethod
+    async def _request_stats(self, now: float, soon: float) -> RequestStats: ...
+
+    @abc.abstractmethod
+    async def _add_export(self, export: ExportBlob) -> None: ...
+
+    @abc.abstractmethod
+    async def _take_export(self, export_id: str, now: float) -> ExportBlob | None:
+        """Delete the export and return it (also when expired); mark its request downloaded if it was not."""
+
+    @abc.abstractmethod
+    async def _add_audit(self, entry: AuditEntry) -> None: ...
+
+    @abc.abstractmethod
+    async def _audit_for(self, request_id: str) -> list[AuditEntry]: ...
+
+    @abc.abstractmethod
+    async def _count_rate(self, bucket: str, window_end: float) -> int: ...
+
+    @abc.abstractmethod
+    async def _purge_requests(self, now: float, verifications_before: float) -> int: ...

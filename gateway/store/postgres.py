@@ -56,6 +56,25 @@ from .base import (
     revocation_from_row,
 )
 from .legal import LEGAL_COLUMNS, LegalRecord, legal_from_row, legal_to_row
+from .requests import (
+    EXPORT_COLUMNS,
+    OPEN_STATES,
+    REQUEST_COLUMNS,
+    VERIFICATION_COLUMNS,
+    AuditEntry,
+    ExportBlob,
+    RequestStats,
+    RequestUpdate,
+    SubjectRequest,
+    Verification,
+    WorkResult,
+    export_from_row,
+    request_from_row,
+    request_to_row,
+    stats_from_rows,
+    verification_from_row,
+    verification_to_row,
+)
 
 if TYPE_CHECKING:
     import asyncpg
@@ -109,6 +128,106 @@ CREATE TABLE IF NOT EXISTS legal_basis_records (
 CREATE INDEX IF NOT EXISTS legal_basis_records_email_hash ON legal_basis_records (email_hash) WHERE email_hash <> '';
 CREATE INDEX IF NOT EXISTS legal_basis_records_withdraws ON legal_basis_records (withdraws) WHERE withdraws <> '';
 CREATE INDEX IF NOT EXISTS legal_basis_records_created_at ON legal_basis_records (created_at, record_id);
+CREATE TABLE IF NOT EXISTS dsr_verifications (
+    nonce TEXT PRIMARY KEY,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    email_hash TEXT NOT NULL,
+    sealed TEXT NOT NULL,
+    used_at DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS dsr_verifications_expires_at ON dsr_verifications (expires_at);
+CREATE TABLE IF NOT EXISTS dsr_requests (
+    request_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    due_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    email_hash TEXT NOT NULL,
+    sealed TEXT NOT NULL,
+    language TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    extended_days INTEGER NOT NULL DEFAULT 0,
+    case_id TEXT NOT NULL DEFAULT '',
+    case_reference TEXT NOT NULL DEFAULT '',
+    work INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    export_id TEXT NOT NULL DEFAULT '',
+    export_expires_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+    export_downloaded_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+    lease_owner TEXT NOT NULL DEFAULT '',
+    lease_until DOUBLE PRECISION NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS dsr_requests_email_hash ON dsr_requests (email_hash);
+CREATE INDEX IF NOT EXISTS dsr_requests_work ON dsr_requests (next_attempt_at) WHERE work <> 0;
+CREATE INDEX IF NOT EXISTS dsr_requests_created_at ON dsr_requests (created_at, request_id);
+CREATE TABLE IF NOT EXISTS dsr_exports (
+    export_id TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    sealed BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dsr_audit (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at DOUBLE PRECISION NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    request_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dsr_audit_request_id ON dsr_audit (request_id, at);
+CREATE TABLE IF NOT EXISTS dsr_rate (
+    bucket TEXT PRIMARY KEY,
+    window_end DOUBLE PRECISION NOT NULL,
+    count INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dsr_rate_window_end ON dsr_rate (window_end);
+"""
+
+_OPEN = ", ".join(f"'{state}'" for state in OPEN_STATES)
+
+# SKIP LOCKED: replicas claiming at the same moment each get another request, none waits for the other.
+CLAIM_WORK = f"""
+UPDATE dsr_requests SET lease_owner = $1, lease_until = $2
+WHERE request_id = (
+    SELECT request_id FROM dsr_requests WHERE work <> 0 AND next_attempt_at <= $3 AND lease_until < $3
+    ORDER BY next_attempt_at, request_id LIMIT 1 FOR UPDATE SKIP LOCKED
+)
+RETURNING {REQUEST_COLUMNS}
+"""
+
+FINISH_WORK = f"""
+UPDATE dsr_requests SET
+    work = work & ~$1::integer,
+    case_id = CASE WHEN $2::text <> '' THEN $2::text ELSE case_id END,
+    case_reference = CASE WHEN $2::text <> '' THEN $3::text ELSE case_reference END,
+    state = CASE WHEN $4::boolean AND state IN ({_OPEN}) THEN 'fulfilled'
+                 WHEN $2::text <> '' AND state = 'received' THEN 'in_progress' ELSE state END,
+    export_id = CASE WHEN $5::text <> '' THEN $5::text ELSE export_id END,
+    export_expires_at = CASE WHEN $5::text <> '' THEN $6::float8 ELSE export_expires_at END,
+    export_downloaded_at = CASE WHEN $5::text <> '' THEN 0 ELSE export_downloaded_at END,
+    attempts = $7, next_attempt_at = $8, last_error = $9, updated_at = $10, lease_owner = '', lease_until = 0
+WHERE request_id = $11 AND lease_owner = $12
+"""
+
+UPDATE_REQUEST = """
+UPDATE dsr_requests SET
+    state = $1, updated_at = $2::float8,
+    reason = coalesce($3::text, reason), due_at = coalesce($4::float8, due_at),
+    extended_days = coalesce($5::integer, extended_days),
+    work = work | $6::integer,
+    next_attempt_at = CASE WHEN $6::integer <> 0 THEN $2::float8 ELSE next_attempt_at END,
+    attempts = CASE WHEN $6::integer <> 0 THEN 0 ELSE attempts END
+WHERE request_id = $7 AND state = $8
+"""
+
+REQUEST_STATS = f"""
+SELECT kind, count(*), sum(CASE WHEN due_at <= $1 THEN 1 ELSE 0 END),
+       sum(CASE WHEN due_at > $1 AND due_at <= $2 THEN 1 ELSE 0 END), min(created_at)
+FROM dsr_requests WHERE state IN ({_OPEN}) GROUP BY kind
 """
 
 REVOKE = """
@@ -368,6 +487,96 @@ class PostgresStore(Store):
                 f"SELECT {LEGAL_COLUMNS} FROM legal_basis_records WHERE (created_at, record_id) > ($1, $2) "
                 "ORDER BY created_at, record_id LIMIT $3", after[0], after[1], limit)
         return [legal_from_row(row) for row in rows]
+
+
+    # -- data-subject requests -----------------------------------------------
+
+    async def _add_verification(self, verification: Verification) -> None:
+        await self._execute(f"INSERT INTO dsr_verifications ({VERIFICATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)",
+                            *verification_to_row(verification))
+
+    async def _use_verification(self, nonce: str, now: float) -> Verification | None:
+        rows = await self._fetch(
+            "UPDATE dsr_verifications SET used_at = $1 WHERE nonce = $2 AND used_at IS NULL AND expires_at > $1 "
+            f"RETURNING {VERIFICATION_COLUMNS}", now, nonce)
+        return verification_from_row(rows[0]) if rows else None
+
+    async def _get_verification(self, nonce: str) -> Verification | None:
+        rows = await self._fetch(f"SELECT {VERIFICATION_COLUMNS} FROM dsr_verifications WHERE nonce = $1", nonce)
+        return verification_from_row(rows[0]) if rows else None
+
+    async def _add_request(self, request: SubjectRequest) -> None:
+        placeholders = ", ".join(f"${i}" for i in range(1, 21))
+        await self._execute(f"INSERT INTO dsr_requests ({REQUEST_COLUMNS}) VALUES ({placeholders})",
+                            *request_to_row(request))
+
+    async def _get_request(self, request_id: str) -> SubjectRequest | None:
+        rows = await self._fetch(f"SELECT {REQUEST_COLUMNS} FROM dsr_requests WHERE request_id = $1", request_id)
+        return request_from_row(rows[0]) if rows else None
+
+    async def _list_requests(self, open_only: bool, limit: int) -> list[SubjectRequest]:
+        where = f"WHERE state IN ({_OPEN}) " if open_only else ""
+        rows = await self._fetch(f"SELECT {REQUEST_COLUMNS} FROM dsr_requests {where}"
+                                 "ORDER BY created_at DESC, request_id DESC LIMIT $1", limit)
+        return [request_from_row(row) for row in rows]
+
+    async def _requests_for(self, email_hashes: Sequence[str]) -> list[SubjectRequest]:
+        rows = await self._fetch(f"SELECT {REQUEST_COLUMNS} FROM dsr_requests WHERE email_hash = ANY($1::text[]) "
+                                 "ORDER BY created_at, request_id", list(email_hashes))
+        return [request_from_row(row) for row in rows]
+
+    async def _update_request(self, request_id: str, update: RequestUpdate, expect_state: str) -> bool:
+        status = await self._execute(UPDATE_REQUEST, update.state, update.updated_at, update.reason, update.due_at,
+                                     update.extended_days, update.add_work, request_id, expect_state)
+        return _count(status) > 0
+
+    async def _claim_request_work(self, owner: str, now: float, lease_until: float) -> SubjectRequest | None:
+        rows = await self._fetch(CLAIM_WORK, owner, lease_until, now)
+        return request_from_row(rows[0]) if rows else None
+
+    async def _finish_request_work(self, request_id: str, owner: str, r: WorkResult) -> bool:
+        status = await self._execute(FINISH_WORK, r.done, r.case_id, r.case_reference, r.fulfilled, r.export_id,
+                                     r.export_expires_at, r.attempts, r.next_attempt_at, r.last_error, r.now,
+                                     request_id, owner)
+        return _count(status) > 0
+
+    async def _request_stats(self, now: float, soon: float) -> RequestStats:
+        return stats_from_rows(await self._fetch(REQUEST_STATS, now, soon))
+
+    async def _add_export(self, export: ExportBlob) -> None:
+        await self._execute(f"INSERT INTO dsr_exports ({EXPORT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)",
+                            export.export_id, export.request_id, export.created_at, export.expires_at, export.sealed)
+
+    async def _take_export(self, export_id: str, now: float) -> ExportBlob | None:
+        rows = await self._fetch(f"DELETE FROM dsr_exports WHERE export_id = $1 RETURNING {EXPORT_COLUMNS}", export_id)
+        if not rows:
+            return None
+        blob = export_from_row(rows[0])
+        if blob.expires_at > now:
+            await self._execute("UPDATE dsr_requests SET export_downloaded_at = $1 WHERE export_id = $2 "
+                                "AND export_downloaded_at = 0", now, export_id)
+        return blob
+
+    async def _add_audit(self, entry: AuditEntry) -> None:
+        await self._execute("INSERT INTO dsr_audit (at, actor, action, request_id) VALUES ($1, $2, $3, $4)",
+                            entry.at, entry.actor, entry.action, entry.request_id)
+
+    async def _audit_for(self, request_id: str) -> list[AuditEntry]:
+        rows = await self._fetch("SELECT at, actor, action, request_id FROM dsr_audit WHERE request_id = $1 "
+                                 "ORDER BY at, id", request_id)
+        return [AuditEntry(float(r[0]), r[1], r[2], r[3]) for r in rows]
+
+    async def _count_rate(self, bucket: str, window_end: float) -> int:
+        rows = await self._fetch(
+            "INSERT INTO dsr_rate (bucket, window_end, count) VALUES ($1, $2, 1) "
+            "ON CONFLICT (bucket) DO UPDATE SET count = dsr_rate.count + 1 RETURNING count", bucket, window_end)
+        return int(rows[0][0])
+
+    async def _purge_requests(self, now: float, verifications_before: float) -> int:
+        removed = _count(await self._execute("DELETE FROM dsr_verifications WHERE expires_at < $1",
+                                             verifications_before))
+        removed += _count(await self._execute("DELETE FROM dsr_exports WHERE expires_at <= $1", now))
+        return removed + _count(await self._execute("DELETE FROM dsr_rate WHERE window_end <= $1", now))
 
 
 def _count(status: str) -> int:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .base import (
     RECEIPT_COLUMNS,
@@ -31,6 +31,25 @@ from .base import (
     revocation_from_row,
 )
 from .legal import LEGAL_COLUMNS, LegalRecord, legal_from_row, legal_to_row
+from .requests import (
+    EXPORT_COLUMNS,
+    OPEN_STATES,
+    REQUEST_COLUMNS,
+    VERIFICATION_COLUMNS,
+    AuditEntry,
+    ExportBlob,
+    RequestStats,
+    RequestUpdate,
+    SubjectRequest,
+    Verification,
+    WorkResult,
+    export_from_row,
+    request_from_row,
+    request_to_row,
+    stats_from_rows,
+    verification_from_row,
+    verification_to_row,
+)
 
 T = TypeVar("T")
 
@@ -81,6 +100,106 @@ CREATE TABLE IF NOT EXISTS legal_basis_records (
 CREATE INDEX IF NOT EXISTS legal_basis_records_email_hash ON legal_basis_records (email_hash) WHERE email_hash <> '';
 CREATE INDEX IF NOT EXISTS legal_basis_records_withdraws ON legal_basis_records (withdraws) WHERE withdraws <> '';
 CREATE INDEX IF NOT EXISTS legal_basis_records_created_at ON legal_basis_records (created_at, record_id);
+CREATE TABLE IF NOT EXISTS dsr_verifications (
+    nonce TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    email_hash TEXT NOT NULL,
+    sealed TEXT NOT NULL,
+    used_at REAL
+);
+CREATE INDEX IF NOT EXISTS dsr_verifications_expires_at ON dsr_verifications (expires_at);
+CREATE TABLE IF NOT EXISTS dsr_requests (
+    request_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    due_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    email_hash TEXT NOT NULL,
+    sealed TEXT NOT NULL,
+    language TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    extended_days INTEGER NOT NULL DEFAULT 0,
+    case_id TEXT NOT NULL DEFAULT '',
+    case_reference TEXT NOT NULL DEFAULT '',
+    work INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    export_id TEXT NOT NULL DEFAULT '',
+    export_expires_at REAL NOT NULL DEFAULT 0,
+    export_downloaded_at REAL NOT NULL DEFAULT 0,
+    lease_owner TEXT NOT NULL DEFAULT '',
+    lease_until REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS dsr_requests_email_hash ON dsr_requests (email_hash);
+CREATE INDEX IF NOT EXISTS dsr_requests_work ON dsr_requests (next_attempt_at) WHERE work <> 0;
+CREATE INDEX IF NOT EXISTS dsr_requests_created_at ON dsr_requests (created_at, request_id);
+CREATE TABLE IF NOT EXISTS dsr_exports (
+    export_id TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    sealed BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dsr_audit (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    request_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dsr_audit_request_id ON dsr_audit (request_id, at);
+CREATE TABLE IF NOT EXISTS dsr_rate (
+    bucket TEXT PRIMARY KEY,
+    window_end REAL NOT NULL,
+    count INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dsr_rate_window_end ON dsr_rate (window_end);
+"""
+
+_OPEN = ", ".join(f"'{state}'" for state in OPEN_STATES)
+
+CLAIM_WORK = f"""
+UPDATE dsr_requests SET lease_owner = ?, lease_until = ?
+WHERE request_id = (
+    SELECT request_id FROM dsr_requests WHERE work <> 0 AND next_attempt_at <= ? AND lease_until < ?
+    ORDER BY next_attempt_at, request_id LIMIT 1
+)
+RETURNING {REQUEST_COLUMNS}
+"""
+
+FINISH_WORK = f"""
+UPDATE dsr_requests SET
+    work = work & ~:done,
+    case_id = CASE WHEN :case_id <> '' THEN :case_id ELSE case_id END,
+    case_reference = CASE WHEN :case_id <> '' THEN :case_reference ELSE case_reference END,
+    state = CASE WHEN :fulfilled AND state IN ({_OPEN}) THEN 'fulfilled'
+                 WHEN :case_id <> '' AND state = 'received' THEN 'in_progress' ELSE state END,
+    export_id = CASE WHEN :export_id <> '' THEN :export_id ELSE export_id END,
+    export_expires_at = CASE WHEN :export_id <> '' THEN :export_expires_at ELSE export_expires_at END,
+    export_downloaded_at = CASE WHEN :export_id <> '' THEN 0 ELSE export_downloaded_at END,
+    attempts = :attempts, next_attempt_at = :next_attempt_at, last_error = :last_error, updated_at = :now,
+    lease_owner = '', lease_until = 0
+WHERE request_id = :request_id AND lease_owner = :owner
+"""
+
+UPDATE_REQUEST = """
+UPDATE dsr_requests SET
+    state = :state, updated_at = :updated_at,
+    reason = coalesce(:reason, reason), due_at = coalesce(:due_at, due_at),
+    extended_days = coalesce(:extended_days, extended_days),
+    work = work | :add_work,
+    next_attempt_at = CASE WHEN :add_work <> 0 THEN :updated_at ELSE next_attempt_at END,
+    attempts = CASE WHEN :add_work <> 0 THEN 0 ELSE attempts END
+WHERE request_id = :request_id AND state = :expect_state
+"""
+
+REQUEST_STATS = f"""
+SELECT kind, count(*), sum(CASE WHEN due_at <= :now THEN 1 ELSE 0 END),
+       sum(CASE WHEN due_at > :now AND due_at <= :soon THEN 1 ELSE 0 END), min(created_at)
+FROM dsr_requests WHERE state IN ({_OPEN}) GROUP BY kind
 """
 
 REVOKE = """
@@ -345,3 +464,111 @@ class SQLiteStore(Store):
             (*params, limit),
         )
         return [legal_from_row(row) for row in rows]
+
+    # -- data-subject requests -----------------------------------------------
+
+    async def _add_verification(self, verification: Verification) -> None:
+        await self._call(self._execute_sync, f"INSERT INTO dsr_verifications ({VERIFICATION_COLUMNS}) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", verification_to_row(verification))
+
+    def _execute_sync(self, sql: str, params: Sequence[object] | dict[str, object]) -> int:
+        return self._db().execute(sql, params).rowcount
+
+    def _fetch_sync(self, sql: str, params: Sequence[object] | dict[str, object]) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self._db().execute(sql, params).fetchall()]
+
+    async def _fetch(self, sql: str, params: Sequence[object] | dict[str, object] = ()) -> list[tuple[Any, ...]]:
+        return await self._call(self._fetch_sync, sql, params)
+
+    async def _use_verification(self, nonce: str, now: float) -> Verification | None:
+        rows = await self._fetch(
+            f"UPDATE dsr_verifications SET used_at = ? WHERE nonce = ? AND used_at IS NULL AND expires_at > ? "
+            f"RETURNING {VERIFICATION_COLUMNS}", (now, nonce, now))
+        return verification_from_row(rows[0]) if rows else None
+
+    async def _get_verification(self, nonce: str) -> Verification | None:
+        rows = await self._fetch(f"SELECT {VERIFICATION_COLUMNS} FROM dsr_verifications WHERE nonce = ?", (nonce,))
+        return verification_from_row(rows[0]) if rows else None
+
+    async def _add_request(self, request: SubjectRequest) -> None:
+        await self._call(self._execute_sync, f"INSERT INTO dsr_requests ({REQUEST_COLUMNS}) "
+                         f"VALUES ({', '.join('?' * 20)})", request_to_row(request))
+
+    async def _get_request(self, request_id: str) -> SubjectRequest | None:
+        rows = await self._fetch(f"SELECT {REQUEST_COLUMNS} FROM dsr_requests WHERE request_id = ?", (request_id,))
+        return request_from_row(rows[0]) if rows else None
+
+    async def _list_requests(self, open_only: bool, limit: int) -> list[SubjectRequest]:
+        where = f"WHERE state IN ({_OPEN}) " if open_only else ""
+        rows = await self._fetch(f"SELECT {REQUEST_COLUMNS} FROM dsr_requests {where}"
+                                 "ORDER BY created_at DESC, request_id DESC LIMIT ?", (limit,))
+        return [request_from_row(row) for row in rows]
+
+    async def _requests_for(self, email_hashes: Sequence[str]) -> list[SubjectRequest]:
+        rows = await self._fetch(
+            f"SELECT {REQUEST_COLUMNS} FROM dsr_requests WHERE email_hash IN ({', '.join('?' * len(email_hashes))}) "
+            "ORDER BY created_at, request_id", list(email_hashes))
+        return [request_from_row(row) for row in rows]
+
+    async def _update_request(self, request_id: str, update: RequestUpdate, expect_state: str) -> bool:
+        params = {"state": update.state, "updated_at": update.updated_at, "reason": update.reason,
+                  "due_at": update.due_at, "extended_days": update.extended_days, "add_work": update.add_work,
+                  "request_id": request_id, "expect_state": expect_state}
+        return bool(await self._call(self._execute_sync, UPDATE_REQUEST, params))
+
+    async def _claim_request_work(self, owner: str, now: float, lease_until: float) -> SubjectRequest | None:
+        rows = await self._fetch(CLAIM_WORK, (owner, lease_until, now, now))
+        return request_from_row(rows[0]) if rows else None
+
+    async def _finish_request_work(self, request_id: str, owner: str, result: WorkResult) -> bool:
+        params = {"done": result.done, "case_id": result.case_id, "case_reference": result.case_reference,
+                  "fulfilled": int(result.fulfilled), "export_id": result.export_id,
+                  "export_expires_at": result.export_expires_at, "attempts": result.attempts,
+                  "next_attempt_at": result.next_attempt_at, "last_error": result.last_error, "now": result.now,
+                  "request_id": request_id, "owner": owner}
+        return bool(await self._call(self._execute_sync, FINISH_WORK, params))
+
+    async def _request_stats(self, now: float, soon: float) -> RequestStats:
+        return stats_from_rows(await self._fetch(REQUEST_STATS, {"now": now, "soon": soon}))
+
+    async def _add_export(self, export: ExportBlob) -> None:
+        await self._call(self._execute_sync, f"INSERT INTO dsr_exports ({EXPORT_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                         (export.export_id, export.request_id, export.created_at, export.expires_at, export.sealed))
+
+    async def _take_export(self, export_id: str, now: float) -> ExportBlob | None:
+        return await self._call(self._take_export_sync, export_id, now)
+
+    def _take_export_sync(self, export_id: str, now: float) -> ExportBlob | None:
+        row = self._db().execute(f"DELETE FROM dsr_exports WHERE export_id = ? RETURNING {EXPORT_COLUMNS}",
+                                 (export_id,)).fetchone()
+        if row is None:
+            return None
+        blob = export_from_row(row)
+        if blob.expires_at > now:
+            self._db().execute("UPDATE dsr_requests SET export_downloaded_at = ? WHERE export_id = ? "
+                               "AND export_downloaded_at = 0", (now, export_id))
+        return blob
+
+    async def _add_audit(self, entry: AuditEntry) -> None:
+        await self._call(self._execute_sync, "INSERT INTO dsr_audit (at, actor, action, request_id) "
+                         "VALUES (?, ?, ?, ?)", (entry.at, entry.actor, entry.action, entry.request_id))
+
+    async def _audit_for(self, request_id: str) -> list[AuditEntry]:
+        rows = await self._fetch("SELECT at, actor, action, request_id FROM dsr_audit WHERE request_id = ? "
+                                 "ORDER BY at, id", (request_id,))
+        return [AuditEntry(float(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+    async def _count_rate(self, bucket: str, window_end: float) -> int:
+        rows = await self._fetch(
+            "INSERT INTO dsr_rate (bucket, window_end, count) VALUES (?, ?, 1) "
+            "ON CONFLICT (bucket) DO UPDATE SET count = dsr_rate.count + 1 RETURNING count", (bucket, window_end))
+        return int(rows[0][0])
+
+    async def _purge_requests(self, now: float, verifications_before: float) -> int:
+        return await self._call(self._purge_requests_sync, now, verifications_before)
+
+    def _purge_requests_sync(self, now: float, verifications_before: float) -> int:
+        db = self._db()
+        removed = db.execute("DELETE FROM dsr_verifications WHERE expires_at < ?", (verifications_before,)).rowcount
+        removed += db.execute("DELETE FROM dsr_exports WHERE expires_at <= ?", (now,)).rowcount
+        return removed + db.execute("DELETE FROM dsr_rate WHERE window_end <= ?", (now,)).rowcount

@@ -36,6 +36,12 @@ ROUTE: dict[str, Any] = {
     "notice": {"en": "I agree that my question is stored."}, "email_field": "email",
 }
 ORGANISATION: dict[str, Any] = {"name": "Example AS", "dpo": {"email": "dpo@example.com"}}
+REQUESTS: dict[str, Any] = {
+    "enabled": True, "public_url": "https://help.example.com", "keys": [{"id": "r1", "secret": KEY_A}],
+    "mail": {"from": "privacy@example.com"},
+    "helpdesk": {"adapter": "zendesk", "url": "https://example.zendesk.com", "queue": "7",
+                 "email": "agent@example.com", "api_token": "a-zendesk-token"},
+}
 
 
 def with_(section: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -161,7 +167,13 @@ CASES: list[tuple[str, dict[str, Any], int, str, str, str]] = [
     ("sensitive", {"sensitive": {"enabled": True, "sensitive_fields": [{"field": "password*", "action": "mask"}]}}, 1,
      "ok", "sensitive.rules", "1 sensitive field acts on request bodies: password*"),
     # rights and information
-    ("portal", {}, 1, "missing", "requests", "the data-subject portal is not configured"),
+    ("portal", {}, 1, "missing", "requests", "the data-subject portal is off"),
+    ("portal", {"requests": REQUESTS}, 1, "ok", "requests",
+     "/_privacy/requests takes 6 request types, verified by e-mail, answered within 30 days; cases opened and "
+     "exported through zendesk"),
+    ("portal", {"requests": with_(REQUESTS, helpdesk={"adapter": "webhook", "url": "https://hooks.example.com/x",
+                                                     "secret": "w" * 32})}, 1,
+     "warn", "requests.helpdesk.adapter", "an export cannot read them"),
     ("dpo", {}, 1, "missing", "organisation", "name neither the controller nor its data protection officer"),
     ("dpo", {"organisation": {"name": "Example AS"}}, 1, "missing", "organisation.dpo", "no DPO contact"),
     ("dpo", {"organisation": ORGANISATION}, 1, "warn", "consent.enabled, links.enabled", "no page shows the contact"),
@@ -236,7 +248,7 @@ def test_each_item(item_id: str, doc: dict[str, Any], replicas: int, status: str
 REACHABLE = {
     "firewall": {"ok", "warn", "missing"}, "trusted_proxies": {"ok", "warn"}, "consent": {"ok", "warn", "missing"},
     "unclassified_cookies": {"ok", "warn", "missing"}, "links": {"ok", "warn", "missing"},
-    "notifications": {"ok", "warn", "missing"}, "sensitive": {"ok", "warn", "missing"}, "portal": {"missing"},
+    "notifications": {"ok", "warn", "missing"}, "sensitive": {"ok", "warn", "missing"}, "portal": {"ok", "warn", "missing"},
     "dpo": {"ok", "warn", "missing"}, "privacy_notice": {"ok", "warn"}, "legal_basis": {"ok", "warn", "missing"},
     "retention": {"missing"}, "consent_receipts": {"ok", "warn"}, "store": {"ok", "missing"},
     "secrets": {"ok", "warn"}, "log_addresses": {"ok", "missing"}, "transport": {"ok", "warn"},

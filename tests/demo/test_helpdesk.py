@@ -287,3 +287,34 @@ async def test_runner_url_brackets_ipv6() -> None:
         assert runner_url(runner).startswith("http://[::1]:")
     finally:
         await runner.cleanup()
+
+
+# -- the queue of data-subject requests (the portal's webhook) -----------------------------------------
+
+
+async def test_the_portals_webhook_opens_a_case_once_and_refuses_unsigned_ones(aiohttp_client: AiohttpClient) -> None:
+    from gateway.helpdesks.base import NewCase
+    from gateway.helpdesks.registry import adapter_for
+    from gateway.policy.helpdesks import HelpdeskSettings
+
+    secret = "a-webhook-secret-of-32-bytes-000001"
+    client = await aiohttp_client(make_app(webhook_secret=secret.encode()))
+    url = str(client.make_url("/webhooks/privacy"))
+    adapter = adapter_for(HelpdeskSettings(adapter="webhook", url=url, secret=secret, retries=0))
+    case = NewCase("[DSR-ABCDE-12345] Data-subject request: Access", "Requester: kari@example.com",
+                   "kari@example.com", idempotency_key="DSR-ABCDE-12345")
+    try:
+        first = await adapter.open_case(case)
+        again = await adapter.open_case(case)  # a retry of the same delivery
+    finally:
+        await adapter.close()
+    assert (first.id, first.reference) == ("1", "dsar-1") and again == first
+    queue = await (await client.get("/agent/privacy-requests")).text()
+    assert queue.count("<h2>dsar-") == 1 and "DSR-ABCDE-12345" in queue
+    unsigned = await client.post("/webhooks/privacy", data=b'{"event":"case.open"}')
+    assert unsigned.status == 401
+    wrong = await client.post("/webhooks/privacy", data=b"{}", headers={
+        "X-Privacy-Gateway-Signature": "t=1,v1=" + "0" * 64})
+    assert wrong.status == 401
+    without = await aiohttp_client(make_app())
+    assert (await without.post("/webhooks/privacy", data=b"{}")).status == 404

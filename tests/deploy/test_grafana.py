@@ -25,7 +25,7 @@ from tests.deploy.support import (
 
 DASHBOARD = DEPLOY / "grafana" / "privacy-gateway.json"
 ROWS = ("Traffic and latency", "Local replies", "Firewall", "Cookie consent", "Links", "Policy reloads", "State store",
-        "Notifications", "Sensitive data", "Legal basis")
+        "Notifications", "Sensitive data", "Legal basis", "Data-subject requests")
 
 
 def dashboard() -> dict[str, Any]:

@@ -1,0 +1,324 @@
+"""The work after a request is verified, done in the background and retried until it is done.
+
+Each gateway process runs one :class:`RequestsWorker`. Every second it asks
+the store for the request whose work is due first and takes a lease on it
+(see ``Store.claim_request_work``: with several replicas on PostgreSQL, or
+several processes on one SQLite file, each request is worked on by one
+worker at a time; a worker that dies leaves its lease to run out). Then, in
+order:
+
+1. **case**: open the request as a case in the helpdesk's data-subject queue
+   (``NewCase`` with the request id as idempotency key); without a helpdesk
+   adapter there is none to open;
+2. **receipt**: mail the receipt (request id, type, received, due date, the
+   status link);
+3. **export** (access and portability, once approved): gather the
+   requester's data, store it encrypted, mail its download link; the request
+   is then fulfilled;
+4. **mails** of an operator's decision: extended, refused, fulfilled.
+
+A step that fails (the helpdesk or the smarthost down) stays to do and the
+request is tried again after ``requests.retry.initial``, doubling up to
+``requests.retry.max``; the requester sees "received" meanwhile, operators
+see the error in ``data_subject_request_errors_total`` and the log (the
+error word, never an address). The worker also refreshes the gauges (open,
+overdue, due soon, oldest) and purges what has expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..helpdesks.base import HelpdeskAdapter, HelpdeskError, NewCase
+from ..metrics import Metrics
+from ..policy.helpdesks import HelpdeskSettings
+from ..store import Store, StoreError
+from ..store.requests import OPEN_STATES, ExportBlob, SubjectRequest, Work, WorkResult
+from . import export, lifecycle
+from .compiled import CompiledRequests
+from .keys import Unsealable
+from .mail import MailError
+from .metrics import RequestMetrics, request_metrics
+from .texts import days, iso_date, iso_time, type_name
+
+log = logging.getLogger("gateway.requests")
+
+AdapterFactory = Callable[[HelpdeskSettings], HelpdeskAdapter]
+#: Returns the portal serving now (its compiled section and store), or None when the policy has none.
+Current = Callable[[], "tuple[CompiledRequests, Store] | None"]
+
+POLL_SECONDS = 1.0
+LEASE_SECONDS = 300.0  # longer than any helpdesk call with its retries
+STATS_SECONDS = 10.0
+PURGE_SECONDS = 300.0
+DUE_SOON_SECONDS = 7 * 86400.0
+BATCH = 20  # requests worked on per poll at most
+
+
+def default_adapter(settings: HelpdeskSettings) -> HelpdeskAdapter:
+    from ..helpdesks.registry import adapter_for
+
+    return adapter_for(settings)
+
+
+def case_for(request: SubjectRequest, private: lifecycle.Private, compiled: CompiledRequests) -> NewCase:
+    """The helpdesk case of a request: what agents need to act, in English (the queue's language)."""
+    lines = [
+        f"Data-subject request {request.request_id}: {type_name(request.kind, 'en')}",
+        "",
+        f"Received: {iso_time(request.created_at)} (e-mail address verified)",
+        f"Answer by: {iso_date(request.due_at)} (GDPR Art. 12(3))",
+        f"Requester: {private.email}",
+    ]
+    if private.reference:
+        lines.append(f"Case reference given: {private.reference}")
+    if private.text:
+        lines += ["", "The requester wrote:", private.text]
+    lines += ["", f"Approve, refuse or extend it with: privacy-gateway requests approve|refuse|extend "
+              f"{request.request_id} --policy ..."]
+    return NewCase(title=f"[{request.request_id}] Data-subject request: {type_name(request.kind, 'en')}",
+                   body="\n".join(lines), requester=private.email,
+                   tags=("data-subject-request", request.kind), idempotency_key=request.request_id)
+
+
+@dataclass(slots=True)
+class _Progress:
+    done: int = 0
+    failed: str = ""
+    case_id: str = ""
+    case_reference: str = ""
+    fulfilled: bool = False
+    export_id: str = ""
+    export_expires_at: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+
+
+class RequestsWorker:
+    def __init__(self, current: Current, metrics: Metrics, *, adapter_factory: AdapterFactory = default_adapter,
+                 ) -> None:
+        self.current = current
+        self.metrics: RequestMetrics = request_metrics(metrics)
+        self.adapter_factory = adapter_factory
+        self.owner = f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._adapters: dict[HelpdeskSettings, HelpdeskAdapter] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._stats_at = 0.0
+        self._purge_at = 0.0
+        self.wake = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="requests-worker")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        for adapter in self._adapters.values():
+            await adapter.close()
+        self._adapters.clear()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except StoreError:
+                pass  # the store's own health logging says so; tried again at the next poll
+            except Exception:
+                log.exception("the data-subject request worker failed; it carries on")
+            try:
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self.wake.wait()
+            except TimeoutError:
+                pass
+            self.wake.clear()
+
+    def adapter(self, settings: HelpdeskSettings | None) -> HelpdeskAdapter | None:
+        """The adapter for ``settings`` (kept while the settings stay, closed when they change)."""
+        if settings is None:
+            return None
+        adapter = self._adapters.get(settings)
+        if adapter is None:
+            for old in list(self._adapters):
+                asyncio.get_running_loop().create_task(self._adapters.pop(old).close())
+            adapter = self._adapters[settings] = self.adapter_factory(settings)
+        return adapter
+
+    async def run_once(self, now: float | None = None) -> int:
+        """One poll: gauges and purging when due, then the work due now; the requests worked on."""
+        found = self.current()
+        if found is None:
+            return 0
+        compiled, store = found
+        clock = time.time() if now is None else now
+        if clock >= self._stats_at:
+            await self.refresh_stats(compiled, store, clock)
+            self._stats_at = clock + STATS_SECONDS
+        if clock >= self._purge_at:
+            removed = await store.purge_requests(clock)
+            if removed:
+                log.info("expired verifications, exports and rate windows deleted", extra={"fields": {"rows": removed}})
+            self._purge_at = clock + PURGE_SECONDS
+        worked = 0
+        while worked < BATCH:
+            request = await store.claim_request_work(self.owner, clock if now is not None else time.time(),
+                                                     LEASE_SECONDS)
+            if request is None:
+                break
+            worked += 1
+            await self._work(compiled, store, request, clock if now is not None else time.time())
+        if worked:
+            await self.refresh_stats(compiled, store, clock)
+        return worked
+
+    async def refresh_stats(self, compiled: CompiledRequests, store: Store, now: float) -> None:
+        stats = await store.request_stats(now, DUE_SOON_SECONDS)
+        for kind in {*stats.open_by_kind, *compiled.settings.types}:  # every type offered, 0 when none is open
+            self.metrics.open.labels(kind).set(stats.open_by_kind.get(kind, 0))
+        self.metrics.overdue.set(stats.overdue)
+        self.metrics.due_soon.set(stats.due_soon)
+        self.metrics.oldest_open_age.set(max(0.0, now - stats.oldest_created_at) if stats.oldest_created_at else 0)
+
+    # -- one request ---------------------------------------------------------------------------------------------
+
+    async def _work(self, compiled: CompiledRequests, store: Store, request: SubjectRequest, now: float) -> None:
+        progress = _Progress()
+        try:
+            private = lifecycle.unseal(compiled.keys, request.sealed, request.request_id)
+        except Unsealable:
+            # Sealed with a key no longer in the ring: nothing can be done for it; operators see it in the log.
+            log.error("a request does not open with the key ring; its work is dropped",
+                      extra={"fields": {"request": request.request_id}})
+            progress.done = request.work
+            progress.failed = "unsealable"
+        else:
+            adapter = self.adapter(compiled.settings.helpdesk)
+            await self._steps(compiled, store, request, private, adapter, progress, now)
+        retry = compiled.settings.retry
+        attempts = request.attempts + 1 if progress.errors else 0
+        wait = min(retry.max, retry.initial * 2 ** max(0, attempts - 1)) if progress.errors else 0.0
+        result = WorkResult(progress.done, time.time(), attempts=attempts, next_attempt_at=now + wait,
+                            last_error=progress.failed, case_id=progress.case_id,
+                            case_reference=progress.case_reference, fulfilled=progress.fulfilled,
+                            export_id=progress.export_id, export_expires_at=progress.export_expires_at)
+        if not await store.finish_request_work(request.request_id, self.owner, result):
+            log.warning("a request's lease ran out before its work was recorded; it is tried again",
+                        extra={"fields": {"request": request.request_id}})
+        if progress.errors:
+            log.warning("a request's work failed; it is kept and tried again", extra={"fields": {
+                "request": request.request_id, "error": progress.failed, "attempts": attempts,
+                "retry_in": round(wait, 1), "helpdesk": progress.details}})
+
+    async def _steps(self, compiled: CompiledRequests, store: Store, request: SubjectRequest,
+                     private: lifecycle.Private, adapter: HelpdeskAdapter | None, progress: _Progress,
+                     now: float) -> None:
+        work = request.work
+        status = compiled.status_link(request.request_id, now)
+        language = request.language
+        if work & Work.CASE:
+            if adapter is None:
+                progress.done |= Work.CASE
+            else:
+                try:
+                    ref = await adapter.open_case(case_for(request, private, compiled))
+                except HelpdeskError as exc:
+                    self._failed(progress, "case", "helpdesk_unavailable" if exc.retryable else "helpdesk_refused",
+                                 exc)
+                else:
+                    progress.done |= Work.CASE
+                    progress.case_id, progress.case_reference = ref.id, ref.reference or ref.id
+                    self.metrics.requests.labels(request.kind, "case_opened").inc()
+                    log.info("data-subject request opened in the helpdesk", extra={"fields": {
+                        "request": request.request_id, "case": progress.case_reference}})
+        values = {"request_id": request.request_id, "type": type_name(request.kind, language), "link": status}
+        if work & Work.RECEIPT:
+            await self._mail(compiled, progress, Work.RECEIPT, "receipt", language, private.email, values,
+                             received=iso_time(request.created_at), due=iso_date(request.due_at))
+        if work & Work.EXPORT:
+            if request.state not in OPEN_STATES:
+                progress.done |= Work.EXPORT  # refused meanwhile: nothing to release
+            elif work & Work.CASE and not progress.done & Work.CASE:
+                pass  # the helpdesk did not answer: the export waits for it too
+            else:
+                await self._export(compiled, store, request, private, adapter, progress, now, values)
+        for bit, kind in ((Work.MAIL_EXTENDED, "extended"), (Work.MAIL_REFUSED, "refused"),
+                          (Work.MAIL_FULFILLED, "fulfilled")):
+            if work & bit:
+                await self._mail(compiled, progress, bit, kind, language, private.email, values,
+                                 reason=request.reason, due=iso_date(request.due_at))
+                if progress.done & bit:  # counted once, when the requester has been told (or cannot be)
+                    self.metrics.requests.labels(request.kind, kind).inc()
+
+    async def _export(self, compiled: CompiledRequests, store: Store, request: SubjectRequest,
+                      private: lifecycle.Private, adapter: HelpdeskAdapter | None, progress: _Progress, now: float,
+                      values: dict[str, str]) -> None:
+        export_id, expires = request.export_id, request.export_expires_at
+        if not (export_id and expires > now and not request.export_downloaded_at):  # else: only its mail failed
+            try:
+                gathered = await export.gather(compiled, store, request, private, adapter)
+            except HelpdeskError as exc:
+                self._failed(progress, "export", "helpdesk_unavailable" if exc.retryable else "helpdesk_refused",
+                             exc)
+                return
+            organisation = compiled.mailer.organisation
+            archive = export.archive(gathered, organisation=organisation, now=now)
+            export_id, expires = secrets.token_hex(16), now + compiled.settings.export_ttl
+            sealed = compiled.keys.seal(archive, export_id.encode("ascii"))
+            await store.add_export(ExportBlob(export_id, request.request_id, now, expires, sealed))
+            progress.export_id, progress.export_expires_at = export_id, expires
+            log.info("data-subject request export stored, encrypted", extra={"fields": {
+                "request": request.request_id, "cases": len(gathered.cases), "bytes": len(archive)}})
+        link = compiled.download_link(export_id, expires)
+        sent = await self._mail(compiled, progress, Work.EXPORT, "export", request.language, private.email,
+                                {**values, "link": link}, days=days(compiled.settings.export_ttl, request.language))
+        if sent:
+            progress.fulfilled = True
+            self.metrics.requests.labels(request.kind, "fulfilled").inc()
+
+    async def _mail(self, compiled: CompiledRequests, progress: _Progress, bit: int, kind: str, language: str,
+                    to: str, values: dict[str, str], **extra: str) -> bool:
+        message = compiled.mailer.compose(kind, language, to, **{**values, **extra})
+        try:
+            await compiled.mailer.send(message)
+        except MailError as exc:
+            if exc.permanent:  # the address refuses mail: trying again changes nothing
+                progress.done |= bit
+                self.metrics.work_errors.labels("mail", "false").inc()
+                log.warning("a request's mail was refused by the smarthost", extra={"fields": {
+                    "mail": kind, "error": exc.reason}})
+                return False
+            self._failed(progress, "mail", "mail_unavailable")
+            return False
+        progress.done |= bit
+        return True
+
+    def _failed(self, progress: _Progress, work: str, error: str, exc: HelpdeskError | None = None) -> None:
+        if exc is not None:  # the adapters' messages name the operation and the status, never personal data
+            progress.details.append(str(exc)[:300])
+        progress.errors.append(error)
+        progress.failed = progress.failed or error
+        self.metrics.work_errors.labels(work, "true").inc()
+
+
+def portal_of(runtime: object) -> tuple[CompiledRequests, Store] | None:
+    """The portal of a Runtime's chain, with its store; None when the policy has none."""
+    chain = getattr(runtime, "chain", None)
+    store = getattr(runtime, "store", None)
+    for flt in getattr(chain, "filters", ()):
+        compiled = getattr(flt, "compiled", None)
+        if getattr(flt, "name", "") == "requests" and isinstance(compiled, CompiledRequests) and store is not None:
+            return compiled, store
+    return None
