@@ -83,7 +83,7 @@ def test_exemptions_are_current() -> None:
 
 
 BUILDING_BLOCKS = ("http", "rewrite", "policy", "store", "lib")
-FEATURES = ("filters", "consent", "links", "notify", "sensitive", "legal", "demo", "checklist", "requests",
+FEATURES = ("filters", "consent", "links", "notify", "sensitive", "legal", "demo", "checklist", "requests", "anonymise",
             "helpdesks")
 
 
