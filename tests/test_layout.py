@@ -83,8 +83,8 @@ def test_exemptions_are_current() -> None:
 
 
 BUILDING_BLOCKS = ("http", "rewrite", "policy", "store", "lib")
-FEATURES = ("filters", "consent", "links", "notify", "sensitive", "legal", "demo", "checklist", "requests", "anonymise",
-            "helpdesks")
+FEATURES = ("filters", "consent", "links", "notify", "sensitive", "legal", "demo", "checklist", "requests",
+            "helpdesks", "anonymise")
 
 
 def imported_gateway_modules(path: Path) -> set[str]:

@@ -2,9 +2,13 @@
 
 An adapter finds a requester's cases (by e-mail address, optionally one case
 reference), reads a case whole for an export, and opens a case (the
-data-subject request itself, in the queue the policy names). The anonymisation
-of cases will extend it. Every adapter speaks its helpdesk's own API; this
-module is the contract the portal and the CLI rely on:
+data-subject request itself, in the queue the policy names). For the
+anonymisation of cases it may also change a case's requester, title, fields and
+messages, delete attachments and cases, and delete a requester: what it can do
+is named in ``capabilities``; the others raise :class:`NotSupported`, so the
+gateway reports what a helpdesk cannot do and never claims it was done. Every
+adapter speaks its helpdesk's own API; this module is the contract the portal,
+the anonymiser and the CLI rely on:
 
 - Results are plain frozen dataclasses; times are ISO 8601 strings as the
   helpdesk gives them (UTC where it says so).
@@ -20,6 +24,10 @@ module is the contract the portal and the CLI rely on:
   ``[support-7]``, ``#7``, ``Ticket#31007`` and ``7`` all name case 7.
 - An adapter that cannot search or read (``can_search`` false: the webhook)
   raises a non-retryable error from ``find_cases`` and ``read_case``.
+- The writing operations are idempotent: doing one again after it was done
+  (or after a try whose answer was lost) changes nothing more; deleting what is
+  already gone (a 404) is success. So a half-done anonymisation is completed by
+  running it again.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from __future__ import annotations
 import abc
 import re
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 
 class HelpdeskError(Exception):
@@ -39,11 +47,26 @@ class HelpdeskError(Exception):
         self.status = status
 
 
+class NotSupported(HelpdeskError):
+    """The helpdesk (or its API) cannot do this at all: trying again will not help, a person must act."""
+
+    def __init__(self, adapter: str, operation: str, what: str = "") -> None:
+        super().__init__(f"{adapter}: {operation}: {what + ' ' if what else ''}not supported", retryable=False)
+
+
+#: The writing operations an adapter may offer, by the name of its method.
+Operation = Literal["update_requester", "update_case", "update_message", "delete_attachment", "delete_case",
+                    "delete_requester"]
+OPERATIONS: tuple[Operation, ...] = ("update_requester", "update_case", "update_message", "delete_attachment",
+                                     "delete_case", "delete_requester")
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
     name: str
     size: int | None = None
     content_type: str = ""
+    id: str = ""  # the helpdesk's id, to delete it by ("": the adapter cannot name it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +124,8 @@ class HelpdeskAdapter(abc.ABC):
 
     name: ClassVar[str]
     can_search: ClassVar[bool] = True  # find_cases and read_case work (false: open_case only)
+    #: The writing operations this adapter implements (the others raise NotSupported).
+    capabilities: ClassVar[frozenset[Operation]] = frozenset()
 
     async def __aenter__(self) -> HelpdeskAdapter:
         return self
@@ -122,6 +147,30 @@ class HelpdeskAdapter(abc.ABC):
     @abc.abstractmethod
     async def open_case(self, case: NewCase) -> CaseRef:
         """Open a case; the reference the helpdesk gave it."""
+
+    async def update_requester(self, case_id: str, name: str, email: str) -> None:
+        """Make ``name`` <``email``> the case's requester (the pseudonym); the person's contact is not changed."""
+        raise NotSupported(self.name, "update requester")
+
+    async def update_case(self, case_id: str, title: str | None = None, fields: dict[str, str] | None = None) -> None:
+        """Set the case's title and the ``fields`` given (by the names ``read_case`` gives them); others stay."""
+        raise NotSupported(self.name, "update case")
+
+    async def update_message(self, case_id: str, message_id: str, text: str) -> None:
+        """Make ``text`` the message's text (an adapter that can only redact removes what ``text`` replaced)."""
+        raise NotSupported(self.name, "update message")
+
+    async def delete_attachment(self, case_id: str, message_id: str, attachment_id: str) -> None:
+        """Delete one attachment of a message (an attachment already gone is success)."""
+        raise NotSupported(self.name, "delete attachment")
+
+    async def delete_case(self, case_id: str) -> None:
+        """Delete the whole case, its messages and attachments (a case already gone is success)."""
+        raise NotSupported(self.name, "delete case")
+
+    async def delete_requester(self, email: str) -> None:
+        """Delete the helpdesk's contact with this address (and what the helpdesk deletes with it)."""
+        raise NotSupported(self.name, "delete requester")
 
 
 def same_address(held: object, asked: str) -> bool:

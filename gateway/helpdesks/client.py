@@ -106,6 +106,18 @@ class HelpdeskClient:
         return await self.request("POST", path, operation=operation, data=data, idempotent=idempotent,
                                   headers={"Content-Type": "application/json", **(headers or {})})
 
+    async def send_json(self, method: str, path: str, body: Any = None, *, operation: str,
+                        idempotent: bool = True) -> Any:
+        """PUT, PATCH or DELETE ``base + path`` (with ``body`` as JSON, if given); the JSON answer.
+
+        Idempotent by default: setting a value twice, or deleting what is gone, does nothing more.
+        """
+        if body is None:
+            return await self.request(method, path, operation=operation, idempotent=idempotent)
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return await self.request(method, path, operation=operation, data=data, idempotent=idempotent,
+                                  headers={"Content-Type": "application/json"})
+
     async def request(
         self,
         method: str,

@@ -24,13 +24,41 @@ What the API offers, and how the gateway's questions map onto it:
 - ``POST /api/tickets/`` opens a ticket in the queue (by id) with priority 3.
   django-helpdesk mails the submitter its "ticket opened" notice; it has no
   tags and no idempotency key, so a POST that times out is not repeated here.
+- A ticket's custom fields are in ``fields`` as ``custom_<name>``; each
+  follow-up's own title as ``followup_title:<id>`` (django-helpdesk gives a
+  follow-up the ticket's title of the moment, or the subject of the e-mail it
+  came in, so it holds what the title held); and whom it was mailed to as
+  ``followup_recipients:<id>`` (the addresses, comma-separated).
+
+Anonymisation (the API's model viewsets; none of these writes mails anybody):
+
+- ``update_requester``: ``PATCH /api/tickets/<id>/`` with ``submitter_email``
+  (a ticket holds no requester name). A helpdesk user account with the old
+  address is not changed: the API cannot edit users.
+- ``update_case``: ``PATCH /api/followups/<id>/`` with the ``title`` of each
+  ``followup_title:<id>`` given, then ``PATCH /api/tickets/<id>/`` with
+  ``title`` and the text fields ``description``, ``resolution`` and
+  ``custom_<name>``; the other fields are metadata and refused
+  (:class:`NotSupported`, after the rest is written). The ticket's created
+  date, queue, status and priority stay. A follow-up's recipients are
+  read-only in the API: rewriting them is refused, so an address the
+  helpdesk mailed stays there until removed on the helpdesk itself.
+- ``update_message``: ``PATCH /api/followups/<id>/`` with ``comment``.
+- ``delete_attachment``: ``DELETE /api/followups-attachments/<id>/``. Django
+  deletes the record, not the file: it stays in the helpdesk's media storage
+  until the site removes orphaned files (e.g. with django-cleanup).
+- ``delete_case``: ``DELETE /api/tickets/<id>/`` (follow-ups and attachment
+  records go with it; the files stay, as above).
+- A 404 on a delete is success only once the API shows the thing is gone (the
+  ticket lists, the attachment is not on its ticket): a URL that reaches no
+  API answers 404 too, and must not pass for a deletion.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -43,6 +71,8 @@ from .base import (
     HelpdeskError,
     Message,
     NewCase,
+    NotSupported,
+    Operation,
     reference_number,
     same_address,
 )
@@ -51,11 +81,18 @@ from .client import HelpdeskClient, Sleep
 #: Ticket.STATUS_CHOICES of django-helpdesk.
 STATUSES = {1: "open", 2: "reopened", 3: "resolved", 4: "closed", 5: "duplicate"}
 _FIELDS = ("priority", "assigned_to", "due_date", "on_hold", "merged_to", "resolution", "description")
+#: The ticket's fields that hold text (and may hold personal data), so update_case may rewrite them.
+TEXT_FIELDS = frozenset({"description", "resolution"})
+_CUSTOM = "custom_"
+_FOLLOWUP_TITLE = "followup_title:"
+_FOLLOWUP_RECIPIENTS = "followup_recipients:"
 
 
 class DjangoHelpdesk(HelpdeskAdapter):
     name = "django-helpdesk"
     page_size = 100  # tickets per listing page (each with its follow-ups)
+    capabilities: ClassVar[frozenset[Operation]] = frozenset(
+        {"update_requester", "update_case", "update_message", "delete_attachment", "delete_case"})
 
     def __init__(self, settings: HelpdeskSettings, session: aiohttp.ClientSession | None = None, *,
                  sleep: Sleep = asyncio.sleep) -> None:
@@ -110,13 +147,22 @@ class DjangoHelpdesk(HelpdeskAdapter):
         messages = sorted((self._message(f, submitter) for f in followups if isinstance(f, dict)),
                           key=lambda m: (m.created, _number(m.id)))
         status = ticket.get("status")
+        fields = {key: _text(value) for key, value in ticket.items()
+                  if (key in _FIELDS or key.startswith(_CUSTOM)) and value not in (None, "")}
+        for followup in followups:
+            if not isinstance(followup, dict):
+                continue
+            if followup.get("title"):
+                fields[f"{_FOLLOWUP_TITLE}{followup.get('id')}"] = _text(followup["title"])
+            recipients = followup.get("email_recipients")
+            if isinstance(recipients, list) and recipients:
+                fields[f"{_FOLLOWUP_RECIPIENTS}{followup.get('id')}"] = ", ".join(map(_text, recipients))
         return Case(
             id=str(ticket["id"]), reference=str(ticket["id"]), title=_text(ticket.get("title")),
             status=STATUSES.get(status, str(status)) if isinstance(status, int) else _text(status),
             queue=_text(ticket.get("queue")),
             created=messages[0].created if messages else "", updated=messages[-1].created if messages else "",
-            requester=submitter, messages=tuple(messages),
-            fields={key: _text(ticket[key]) for key in _FIELDS if ticket.get(key) not in (None, "")},
+            requester=submitter, messages=tuple(messages), fields=fields,
         )
 
     async def open_case(self, case: NewCase) -> CaseRef:
@@ -129,6 +175,65 @@ class DjangoHelpdesk(HelpdeskAdapter):
         if not isinstance(ticket, dict) or not isinstance(ticket.get("id"), int):
             raise self.client.unexpected("open case", "no ticket id")
         return self._ref(ticket)
+
+    async def update_requester(self, case_id: str, name: str, email: str) -> None:
+        await self._patch_ticket(case_id, {"submitter_email": email}, "update requester")
+
+    async def update_case(self, case_id: str, title: str | None = None, fields: dict[str, str] | None = None) -> None:
+        given = fields or {}
+        titles = {k.removeprefix(_FOLLOWUP_TITLE): v for k, v in given.items() if k.startswith(_FOLLOWUP_TITLE)}
+        writable = {k: v for k, v in given.items() if k in TEXT_FIELDS or k.startswith(_CUSTOM)}
+        for followup_id, text in sorted(titles.items()):
+            await self._patch_followup(case_id, followup_id, {"title": text}, "update case")
+        change: dict[str, str] = {**writable, **({"title": title} if title is not None else {})}
+        if change:
+            await self._patch_ticket(case_id, change, "update case")
+        refused = sorted(set(given) - set(writable) - {_FOLLOWUP_TITLE + i for i in titles})
+        if refused:
+            raise NotSupported(self.name, "update case", f"fields {', '.join(refused)}:")
+
+    async def update_message(self, case_id: str, message_id: str, text: str) -> None:
+        await self._patch_followup(case_id, message_id, {"comment": text}, "update message")
+
+    async def _patch_followup(self, case_id: str, followup_id: str, change: dict[str, str], operation: str) -> None:
+        _check_id(self.name, operation, case_id, followup_id)
+        followup = await self.client.send_json("PATCH", f"/api/followups/{int(followup_id)}/", change,
+                                               operation=operation)
+        if not isinstance(followup, dict) or str(followup.get("ticket")) != case_id:
+            raise self.client.unexpected(operation, "not a follow-up of that ticket")
+
+    async def delete_attachment(self, case_id: str, message_id: str, attachment_id: str) -> None:
+        _check_id(self.name, "delete attachment", case_id, message_id, attachment_id)
+        try:
+            await self.client.send_json("DELETE", f"/api/followups-attachments/{int(attachment_id)}/",
+                                        operation="delete attachment")
+        except HelpdeskError as exc:
+            if exc.status != 404:
+                raise
+            ticket = await self._ticket(case_id, "delete attachment")  # its ticket lists: the API is there
+            held = {str(a.get("id")) for f in ticket.get("followup_set") or [] if isinstance(f, dict)
+                    for a in f.get("followupattachment_set") or [] if isinstance(a, dict)}
+            if attachment_id in held:
+                raise
+
+    async def delete_case(self, case_id: str) -> None:
+        _check_id(self.name, "delete case", case_id)
+        try:
+            await self.client.send_json("DELETE", f"/api/tickets/{int(case_id)}/", operation="delete case")
+        except HelpdeskError as exc:
+            if exc.status != 404:
+                raise
+            # The ticket is gone only if the API answers for tickets at all.
+            listing = await self.client.get("/api/tickets/", operation="delete case",
+                                            params={"page": 1, "page_size": 1})
+            if not isinstance(listing, dict) or "results" not in listing:
+                raise self.client.unexpected("delete case", "no ticket listing") from None
+
+    async def _patch_ticket(self, case_id: str, change: dict[str, str], operation: str) -> None:
+        _check_id(self.name, operation, case_id)
+        ticket = await self.client.send_json("PATCH", f"/api/tickets/{int(case_id)}/", change, operation=operation)
+        if not isinstance(ticket, dict) or str(ticket.get("id")) != case_id:
+            raise self.client.unexpected(operation, "no ticket id")
 
     async def _ticket(self, number: str, operation: str) -> dict[str, Any]:
         ticket = await self.client.get(f"/api/tickets/{int(number)}/", operation=operation)
@@ -151,10 +256,16 @@ class DjangoHelpdesk(HelpdeskAdapter):
             text=_text(followup.get("comment")),
             public=followup.get("public") is not False,
             attachments=tuple(
-                Attachment(_text(a.get("filename")), _size(a.get("size")), _text(a.get("mime_type")))
+                Attachment(_text(a.get("filename")), _size(a.get("size")), _text(a.get("mime_type")),
+                           _text(a.get("id")))
                 for a in (attachments if isinstance(attachments, list) else []) if isinstance(a, dict)
             ),
         )
+
+
+def _check_id(adapter: str, operation: str, *ids: str) -> None:
+    if not all(i.isdigit() for i in ids):
+        raise HelpdeskError(f"{adapter}: {operation}: ids are numbers", retryable=False)
 
 
 def _text(value: object) -> str:

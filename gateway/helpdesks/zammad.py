@@ -20,13 +20,35 @@ needs Zammad's Elasticsearch, as Zammad's own ticket search does.
   a first article of type note and the tags. Zammad has no idempotency key:
   a POST that times out is not repeated here.
 - The reference is the ticket's number (Ticket#31001), the id its database id.
+
+Anonymisation: what Zammad's API allows, and what it does not.
+
+- ``update_requester``: the pseudonym's customer is found
+  (``GET /api/v1/users/search``, exact address) or made (``POST /api/v1/users``),
+  then ``PUT /api/v1/tickets/{id}`` with its ``customer_id``. The person's own
+  user is not changed (``delete_requester`` deletes it).
+- ``update_case``: ``PUT /api/v1/tickets/{id}`` with the ``title``. The
+  fields read (priority, owner, organization, pending time) are references,
+  not text: rewriting them is refused (:class:`NotSupported`).
+- Articles cannot be edited through the API (Zammad keeps them as written,
+  revision-proof), nor can their attachments be deleted: ``update_message``
+  and ``delete_attachment`` are not supported. A case whose articles hold
+  personal data is deleted instead (``delete_case``), or its customer is
+  deleted with the data privacy task.
+- ``delete_case``: ``DELETE /api/v1/tickets/{id}`` (the token needs the
+  ``admin`` permission). A 404 is success once ``/api/v1/users/me`` answers.
+- ``delete_requester``: ``POST /api/v1/data_privacy_tasks`` with
+  ``deletable_type: User`` (the ``admin.data_privacy`` permission). Zammad runs
+  the task within minutes and deletes the user *and every ticket they are the
+  customer of*; it cannot keep their tickets. An existing task for that user
+  counts as done; a user already gone too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -39,6 +61,8 @@ from .base import (
     HelpdeskError,
     Message,
     NewCase,
+    NotSupported,
+    Operation,
     reference_number,
     same_address,
 )
@@ -50,6 +74,8 @@ MAX_PAGES = 1000  # a search that keeps giving new tickets beyond this is not a 
 class Zammad(HelpdeskAdapter):
     name = "zammad"
     per_page = 100  # Zammad allows up to 200
+    capabilities: ClassVar[frozenset[Operation]] = frozenset(
+        {"update_requester", "update_case", "delete_case", "delete_requester"})
 
     def __init__(self, settings: HelpdeskSettings, session: aiohttp.ClientSession | None = None, *,
                  sleep: Sleep = asyncio.sleep) -> None:
@@ -133,6 +159,70 @@ class Zammad(HelpdeskAdapter):
             raise self.client.unexpected("open case", "no ticket id")
         return CaseRef(id=str(ticket["id"]), reference=_text(ticket.get("number")), title=_text(ticket.get("title")))
 
+    async def update_requester(self, case_id: str, name: str, email: str) -> None:
+        _check_id(self.name, "update requester", case_id)
+        customer = await self._user_by_email(email, "update requester")
+        if customer is None:
+            try:
+                made = await self.client.post("/api/v1/users", {
+                    "firstname": name, "lastname": "", "email": email, "roles": ["Customer"],
+                }, operation="update requester")
+            except HelpdeskError as exc:
+                if exc.status != 422:  # 422: the address is taken (a try whose answer was lost): find it
+                    raise
+                made = await self._user_by_email(email, "update requester")
+            if not isinstance(made, dict) or not isinstance(made.get("id"), int):
+                raise self.client.unexpected("update requester", "no user id")
+            customer = made
+        await self._put_ticket(case_id, {"customer_id": customer["id"]}, "update requester")
+
+    async def update_case(self, case_id: str, title: str | None = None, fields: dict[str, str] | None = None) -> None:
+        _check_id(self.name, "update case", case_id)
+        if title is not None:
+            await self._put_ticket(case_id, {"title": title}, "update case")
+        if fields:
+            raise NotSupported(self.name, "update case", f"fields {', '.join(sorted(fields))}:")
+
+    async def delete_case(self, case_id: str) -> None:
+        _check_id(self.name, "delete case", case_id)
+        try:
+            await self.client.send_json("DELETE", f"/api/v1/tickets/{case_id}", operation="delete case")
+        except HelpdeskError as exc:
+            if exc.status != 404:
+                raise
+            me = await self.client.get("/api/v1/users/me", operation="delete case")  # the API is there
+            if not isinstance(me, dict) or "id" not in me:
+                raise self.client.unexpected("delete case", "not a user") from None
+
+    async def delete_requester(self, email: str) -> None:
+        user = await self._user_by_email(email, "delete requester")
+        if user is None:
+            return
+        try:
+            await self.client.post("/api/v1/data_privacy_tasks", {"deletable_type": "User", "deletable_id": user["id"]},
+                                   operation="delete requester")
+        except HelpdeskError as exc:
+            if exc.status != 422:  # 422: a task for this user exists already (or the user may not be deleted)
+                raise
+            tasks = await self.client.get("/api/v1/data_privacy_tasks", operation="delete requester")
+            if not any(isinstance(t, dict) and t.get("deletable_id") == user["id"] and t.get("deletable_type") == "User"
+                       and t.get("state") != "failed" for t in (tasks if isinstance(tasks, list) else [])):
+                raise
+
+    async def _put_ticket(self, case_id: str, change: dict[str, Any], operation: str) -> None:
+        ticket = await self.client.send_json("PUT", f"/api/v1/tickets/{case_id}", change, operation=operation)
+        if not isinstance(ticket, dict) or ticket.get("id") != int(case_id):
+            raise self.client.unexpected(operation, "no ticket id")
+
+    async def _user_by_email(self, email: str, operation: str) -> dict[str, Any] | None:
+        """The user whose address is ``email``: the search matches words, so each hit is checked."""
+        found = await self.client.get("/api/v1/users/search", operation=operation,
+                                      params={"query": email.strip(), "limit": 100})
+        if not isinstance(found, list):
+            raise self.client.unexpected(operation, "not a list of users")
+        return next((u for u in found if isinstance(u, dict) and isinstance(u.get("id"), int)
+                     and same_address(u.get("email"), email)), None)
+
     async def _email_of(self, user_id: int) -> str:
         user = await self.client.get(f"/api/v1/users/{user_id}", operation="read customer")
         if not isinstance(user, dict):
@@ -163,7 +253,13 @@ def _attachment(attachment: dict[str, Any]) -> Attachment:
         name=_text(attachment.get("filename")),
         size=int(size) if isinstance(size, int) or (isinstance(size, str) and size.isdigit()) else None,
         content_type=kind,
+        id=_text(attachment.get("id")),
     )
+
+
+def _check_id(adapter: str, operation: str, *ids: str) -> None:
+    if not all(i.isdigit() for i in ids):
+        raise HelpdeskError(f"{adapter}: {operation}: ids are numbers", retryable=False)
 
 
 def _quoted(text: str) -> str:

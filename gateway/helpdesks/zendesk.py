@@ -20,6 +20,34 @@ Zendesk limits requests per minute: a 429 carries ``Retry-After``, honoured.
   and an ``Idempotency-Key``, so a retried POST does not open a second ticket.
 - Pagination URLs are read for their query only and sent to the configured
   base URL, never to whatever host an answer names.
+
+Anonymisation. Zendesk refuses every update of a *closed* ticket (422), so
+a closed ticket's subject and requester cannot change: anonymise tickets when
+solved, before Zendesk closes them, or delete them. Redaction works on closed
+tickets too.
+
+- ``update_requester``: the pseudonym's user is found or made
+  (``POST /api/v2/users/create_or_update.json``, by address: idempotent), then
+  ``PUT /api/v2/tickets/{id}.json`` with its ``requester_id``. The person's own
+  user is not changed (``delete_requester`` deletes it).
+- ``update_case``: ``PUT /api/v2/tickets/{id}.json`` with the ``subject``; the
+  fields read (priority, type, due date, tags) are metadata: refused.
+- ``update_message``: a comment's text cannot be replaced, only redacted. The
+  spans the new text replaced by labels (:mod:`.redaction`) are redacted with
+  ``PUT /api/v2/comment_redactions/{comment_id}.json`` (Zendesk's comment
+  redaction, which also works on closed and archived tickets; the older
+  ``.../comments/{id}/redact.json`` does not): the comment then shows ``▇``
+  where the values were, not the labels. A new text that is not such a
+  rewrite of the comment is refused (:class:`NotSupported`).
+- ``delete_attachment``: ``PUT /api/v2/tickets/{ticket_id}/comments/{comment_id}/attachments/{id}/redact``
+  (Zendesk replaces the file with an empty ``redacted.txt``).
+- ``delete_case``: ``DELETE /api/v2/tickets/{id}.json`` (recoverable for 30
+  days), then ``DELETE /api/v2/deleted_tickets/{id}.json`` (permanent).
+- ``delete_requester``: the user with that address (``GET /api/v2/users/search.json``),
+  ``DELETE /api/v2/users/{id}.json``, then ``DELETE /api/v2/deleted_users/{id}.json``
+  (permanent). A user already gone is success; one whose permanent deletion
+  failed after the first delete is no longer found by address, so the error
+  of that try is the only report of it.
 """
 
 from __future__ import annotations
@@ -27,7 +55,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
@@ -41,10 +69,13 @@ from .base import (
     HelpdeskError,
     Message,
     NewCase,
+    NotSupported,
+    Operation,
     reference_number,
     same_address,
 )
 from .client import HelpdeskClient, Sleep
+from .redaction import mark_in_html, removed_spans, still_holds
 
 Index = dict[Any, dict[str, Any]]  # sideloaded users or groups by id
 MAX_PAGES = 100  # search stops at 1,000 results (10 pages of 100); comments at 100 pages of 100
@@ -53,6 +84,8 @@ MAX_PAGES = 100  # search stops at 1,000 results (10 pages of 100); comments at 
 class Zendesk(HelpdeskAdapter):
     name = "zendesk"
     per_page = 100  # Zendesk's maximum
+    capabilities: ClassVar[frozenset[Operation]] = frozenset(
+        {"update_requester", "update_case", "update_message", "delete_attachment", "delete_case", "delete_requester"})
 
     def __init__(self, settings: HelpdeskSettings, session: aiohttp.ClientSession | None = None, *,
                  sleep: Sleep = asyncio.sleep) -> None:
@@ -105,24 +138,7 @@ class Zendesk(HelpdeskAdapter):
         if not case_id.isdigit():
             raise HelpdeskError(f"{self.name}: read case: a ticket id is a number", retryable=False)
         ticket, users, groups = await self._ticket(case_id, "read case", "users,groups")
-        comments: list[dict[str, Any]] = []
-        params: dict[str, str | int] = {"include": "users", "page[size]": self.per_page}
-        for _ in range(MAX_PAGES):
-            page = await self.client.get(f"/api/v2/tickets/{case_id}/comments.json", operation="read case",
-                                         params=params)
-            batch = page.get("comments") if isinstance(page, dict) else None
-            if not isinstance(batch, list):
-                raise self.client.unexpected("read case", "no comments list")
-            users.update(_users(page))
-            comments += [c for c in batch if isinstance(c, dict)]
-            meta, links = page.get("meta"), page.get("links")
-            if isinstance(meta, dict):  # cursor pagination
-                following = _query_of(links.get("next")) if meta.get("has_more") and isinstance(links, dict) else None
-            else:  # offset pagination
-                following = _query_of(page.get("next_page"))
-            if following is None or not batch:
-                break
-            params = {**params, **following}
+        comments = await self._comments(case_id, "read case", users)
         requester = _email(users, ticket.get("requester_id"))
         group = ticket.get("group_id")
         tags = ticket.get("tags")
@@ -158,6 +174,115 @@ class Zendesk(HelpdeskAdapter):
         if not isinstance(made, dict) or not isinstance(made.get("id"), int):
             raise self.client.unexpected("open case", "no ticket id")
         return _ref(made)
+
+    async def update_requester(self, case_id: str, name: str, email: str) -> None:
+        _check_id(self.name, "update requester", case_id)
+        answer = await self.client.post("/api/v2/users/create_or_update.json",
+                                        {"user": {"name": name, "email": email, "role": "end-user"}},
+                                        operation="update requester", idempotent=True)
+        user = answer.get("user") if isinstance(answer, dict) else None
+        if not isinstance(user, dict) or not isinstance(user.get("id"), int):
+            raise self.client.unexpected("update requester", "no user id")
+        await self._put_ticket(case_id, {"requester_id": user["id"]}, "update requester")
+
+    async def update_case(self, case_id: str, title: str | None = None, fields: dict[str, str] | None = None) -> None:
+        _check_id(self.name, "update case", case_id)
+        if title is not None:
+            await self._put_ticket(case_id, {"subject": title}, "update case")
+        if fields:
+            raise NotSupported(self.name, "update case", f"fields {', '.join(sorted(fields))}:")
+
+    async def update_message(self, case_id: str, message_id: str, text: str) -> None:
+        _check_id(self.name, "update message", case_id, message_id)
+        comment = next((c for c in await self._comments(case_id, "update message", {})
+                        if str(c.get("id")) == message_id), None)
+        if comment is None:
+            raise HelpdeskError(f"{self.name}: update message: answered 404 (not found)", retryable=False, status=404)
+        spans = removed_spans(_text(comment.get("plain_body") or comment.get("body")), text)
+        if spans is None:
+            raise NotSupported(self.name, "update message", "replacing text (only redaction is):")
+        if not spans:
+            return  # nothing left to redact: done before
+        marked = mark_in_html(_text(comment.get("html_body")), spans)
+        if marked is None:
+            raise HelpdeskError(f"{self.name}: update message: a value to redact is not in the comment's HTML",
+                                retryable=False)
+        answer = await self.client.send_json("PUT", f"/api/v2/comment_redactions/{message_id}.json",
+                                             {"ticket_id": int(case_id), "html_body": marked},
+                                             operation="update message")
+        redacted = answer.get("comment") if isinstance(answer, dict) else None
+        if not isinstance(redacted, dict):
+            raise self.client.unexpected("update message", "no comment")
+        if still_holds(_text(redacted.get("plain_body") or redacted.get("body")), spans):
+            raise HelpdeskError(f"{self.name}: update message: the redaction left a value in place", retryable=False)
+
+    async def delete_attachment(self, case_id: str, message_id: str, attachment_id: str) -> None:
+        _check_id(self.name, "delete attachment", case_id, message_id, attachment_id)
+        answer = await self.client.send_json(
+            "PUT", f"/api/v2/tickets/{case_id}/comments/{message_id}/attachments/{attachment_id}/redact", {},
+            operation="delete attachment")
+        if not isinstance(answer, dict) or not isinstance(answer.get("attachment"), dict):
+            raise self.client.unexpected("delete attachment", "no attachment")
+
+    async def delete_case(self, case_id: str) -> None:
+        _check_id(self.name, "delete case", case_id)
+        await self._delete_twice(f"/api/v2/tickets/{case_id}.json", f"/api/v2/deleted_tickets/{case_id}.json",
+                                 "delete case")
+
+    async def delete_requester(self, email: str) -> None:
+        found = await self.client.get("/api/v2/users/search.json", operation="delete requester",
+                                      params={"query": email.strip()})
+        users = found.get("users") if isinstance(found, dict) else None
+        if not isinstance(users, list):
+            raise self.client.unexpected("delete requester", "no users list")
+        for user in users:
+            if isinstance(user, dict) and isinstance(user.get("id"), int) and same_address(user.get("email"), email):
+                await self._delete_twice(f"/api/v2/users/{user['id']}.json",
+                                         f"/api/v2/deleted_users/{user['id']}.json", "delete requester")
+
+    async def _delete_twice(self, soft: str, permanent: str, operation: str) -> None:
+        """Zendesk's delete (recoverable), then its permanent delete; a 404 on both is success if the API answers."""
+        gone = 0
+        for path in (soft, permanent):
+            try:
+                await self.client.send_json("DELETE", path, operation=operation)
+            except HelpdeskError as exc:
+                if exc.status != 404:
+                    raise
+                gone += 1
+        if gone == 2:
+            me = await self.client.get("/api/v2/users/me.json", operation=operation)
+            if not isinstance(me, dict) or not isinstance(me.get("user"), dict):
+                raise self.client.unexpected(operation, "no user")
+
+    async def _put_ticket(self, case_id: str, change: dict[str, Any], operation: str) -> None:
+        answer = await self.client.send_json("PUT", f"/api/v2/tickets/{case_id}.json", {"ticket": change},
+                                             operation=operation)
+        ticket = answer.get("ticket") if isinstance(answer, dict) else None
+        if not isinstance(ticket, dict) or ticket.get("id") != int(case_id):
+            raise self.client.unexpected(operation, "no ticket")
+
+    async def _comments(self, case_id: str, operation: str, users: Index) -> list[dict[str, Any]]:
+        """Every comment of the ticket, following its pages; sideloaded users are added to ``users``."""
+        comments: list[dict[str, Any]] = []
+        params: dict[str, str | int] = {"include": "users", "page[size]": self.per_page}
+        for _ in range(MAX_PAGES):
+            page = await self.client.get(f"/api/v2/tickets/{case_id}/comments.json", operation=operation,
+                                         params=params)
+            batch = page.get("comments") if isinstance(page, dict) else None
+            if not isinstance(batch, list):
+                raise self.client.unexpected(operation, "no comments list")
+            users.update(_users(page))
+            comments += [c for c in batch if isinstance(c, dict)]
+            meta, links = page.get("meta"), page.get("links")
+            if isinstance(meta, dict):  # cursor pagination
+                following = _query_of(links.get("next")) if meta.get("has_more") and isinstance(links, dict) else None
+            else:  # offset pagination
+                following = _query_of(page.get("next_page"))
+            if following is None or not batch:
+                break
+            params = {**params, **following}
+        return comments
 
     async def _ticket(self, number: str, operation: str, include: str) -> tuple[dict[str, Any], Index, Index]:
         """The ticket, and the users and groups sideloaded with it (by id)."""
@@ -199,7 +324,7 @@ def _message(comment: dict[str, Any], users: Index, requester_id: object, reques
         public=comment.get("public") is not False,
         attachments=tuple(
             Attachment(name=_text(a.get("file_name")), size=a.get("size") if isinstance(a.get("size"), int) else None,
-                       content_type=_text(a.get("content_type")))
+                       content_type=_text(a.get("content_type")), id=_text(a.get("id")))
             for a in (attachments if isinstance(attachments, list) else []) if isinstance(a, dict)
         ),
     )
@@ -218,6 +343,11 @@ def _term(text: str) -> str:
     if any(ch.isspace() or ch in '"()' for ch in text):
         return '"' + text.replace('"', "") + '"'
     return text
+
+
+def _check_id(adapter: str, operation: str, *ids: str) -> None:
+    if not all(i.isdigit() for i in ids):
+        raise HelpdeskError(f"{adapter}: {operation}: ids are numbers", retryable=False)
 
 
 def _text(value: object) -> str:

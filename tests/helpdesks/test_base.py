@@ -1,10 +1,25 @@
-"""The contract's pure parts: results, the error, address comparison and reference numbers."""
+"""The contract's pure parts: results, the errors, address comparison, reference numbers, unsupported writes."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
-from gateway.helpdesks.base import Attachment, Case, HelpdeskError, Message, NewCase, reference_number, same_address
+from gateway.helpdesks.base import (
+    OPERATIONS,
+    Attachment,
+    Case,
+    CaseRef,
+    HelpdeskAdapter,
+    HelpdeskError,
+    Message,
+    NewCase,
+    NotSupported,
+    Operation,
+    reference_number,
+    same_address,
+)
 
 
 def test_results_are_frozen_with_documented_defaults() -> None:
@@ -46,3 +61,43 @@ def test_same_address(held: object, asked: str, same: bool) -> None:
 ])
 def test_reference_number(reference: str, number: str | None) -> None:
     assert reference_number(reference) == number
+
+
+class Minimal(HelpdeskAdapter):
+    """An adapter that implements only what every adapter must: it writes nothing."""
+
+    name = "minimal"
+
+    async def find_cases(self, email: str, reference: str | None = None) -> list[CaseRef]:
+        return []
+
+    async def read_case(self, case_id: str) -> Case:
+        raise NotImplementedError
+
+    async def open_case(self, case: NewCase) -> CaseRef:
+        raise NotImplementedError
+
+
+async def test_writing_operations_are_not_supported_unless_implemented() -> None:
+    adapter = Minimal()
+    assert adapter.capabilities == frozenset() and set(OPERATIONS) == set(get_args(Operation))
+    calls = {
+        "update_requester": adapter.update_requester("1", "Customer 1", "c@x.invalid"),
+        "update_case": adapter.update_case("1", title="t"),
+        "update_message": adapter.update_message("1", "2", "t"),
+        "delete_attachment": adapter.delete_attachment("1", "2", "3"),
+        "delete_case": adapter.delete_case("1"),
+        "delete_requester": adapter.delete_requester("jane@example.com"),
+    }
+    assert list(calls) == list(OPERATIONS)
+    for operation, call in calls.items():
+        with pytest.raises(NotSupported) as info:
+            await call
+        assert isinstance(info.value, HelpdeskError) and info.value.retryable is False and info.value.status is None
+        assert str(info.value) == f"minimal: {operation.replace('_', ' ')}: not supported"
+
+
+def test_an_attachment_has_an_id_to_delete_it_by() -> None:
+    assert Attachment("a.pdf").id == "" and Attachment("a.pdf", 1, "application/pdf", "42").id == "42"
+    assert str(NotSupported("zendesk", "update case", "fields due_at:")) == (
+        "zendesk: update case: fields due_at: not supported")

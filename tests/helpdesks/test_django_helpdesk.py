@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from gateway.helpdesks.base import HelpdeskError, NewCase
+from gateway.helpdesks.base import HelpdeskError, NewCase, NotSupported
 from gateway.helpdesks.django_helpdesk import DjangoHelpdesk
 from gateway.policy.helpdesks import HelpdeskSettings
 from tests.conftest import free_port
@@ -191,3 +191,108 @@ async def test_a_helpdesk_that_is_down_is_retryable(django_helpdesk: Helpdesk) -
             assert requester not in str(info.value) and "127.0.0.1" not in str(info.value)
     assert str(info.value) == "django-helpdesk: open case: cannot connect after 3 tries"
     assert len(waits) == 6  # two waits per call: a refused connection is safe to retry, even a POST
+
+
+async def api_ticket(helpdesk: Helpdesk, ticket_id: str) -> tuple[int, dict[str, object]]:
+    """The ticket as the helpdesk's own API shows it (not through the adapter)."""
+    auth = base64.b64encode(f"{helpdesk.staff_user}:{helpdesk.staff_password}".encode()).decode()
+    async with aiohttp.ClientSession(trust_env=False) as session:
+        async with session.get(f"{helpdesk.url}/helpdesk/api/tickets/{ticket_id}/",
+                               headers={"Authorization": f"Basic {auth}"}) as response:
+            return response.status, (await response.json() if response.status == 200 else {})
+
+
+async def test_a_case_is_rewritten_through_the_api_and_keeps_its_metadata(
+    adapter: DjangoHelpdesk, django_helpdesk: Helpdesk
+) -> None:
+    requester = someone()
+    await submit_public_form(django_helpdesk, requester, "Kari Nordmann: invoice", b"%PDF-1.4 passport")
+    [ref] = await adapter.find_cases(requester)
+    await add_followup(django_helpdesk, ref.id, "Call Kari on 22 33 44 55.", public=False,
+                       files={"id-card.png": (b"\x89PNG id", "image/png")})
+    before = await adapter.read_case(ref.id)
+    _, raw_before = await api_ticket(django_helpdesk, ref.id)
+    opened, note = before.messages
+    assert DjangoHelpdesk.capabilities == {"update_requester", "update_case", "update_message", "delete_attachment",
+                                           "delete_case"}
+
+    await adapter.update_requester(ref.id, "Customer 7f3a", "customer-7f3a@anonymised.invalid")
+    titles = {key: value for key, value in before.fields.items() if key.startswith("followup_")}
+    assert titles == {f"followup_title:{note.id}": "Kari Nordmann: invoice",  # the ticket's title, copied
+                      f"followup_title:{opened.id}": "Ticket Opened Via Web",
+                      f"followup_recipients:{opened.id}": requester}  # the "ticket opened" mail went to them
+    with pytest.raises(NotSupported) as refused:
+        await adapter.update_case(ref.id, title="[name]: invoice", fields={
+            "description": "Send me [name]'s data.", f"followup_title:{note.id}": "[name]: invoice",
+            f"followup_recipients:{opened.id}": "[e-mail]"})
+    assert str(refused.value) == f"django-helpdesk: update case: fields followup_recipients:{opened.id}: not supported"
+    await adapter.update_message(ref.id, opened.id, "Send me [name]'s data.")
+    await adapter.update_message(ref.id, note.id, "Call [name] on [phone].")
+    for message in before.messages:
+        for attachment in message.attachments:
+            assert attachment.id.isdigit()
+            await adapter.delete_attachment(ref.id, message.id, attachment.id)
+            await adapter.delete_attachment(ref.id, message.id, attachment.id)  # gone already: success again
+
+    status, raw = await api_ticket(django_helpdesk, ref.id)
+    assert status == 200 and raw["title"] == "[name]: invoice"
+    assert raw["submitter_email"] == "customer-7f3a@anonymised.invalid"
+    assert raw["description"] == "Send me [name]'s data."
+    followups = raw["followup_set"]
+    assert isinstance(followups, list)
+    assert [f["comment"] for f in followups] == ["Send me [name]'s data.", "Call [name] on [phone]."]
+    assert [f["title"] for f in followups] == ["Ticket Opened Via Web", "[name]: invoice"]
+    assert all(f["followupattachment_set"] == [] for f in followups)
+    assert "Kari" not in repr(raw) and "22 33" not in repr(raw)
+    # django-helpdesk records whom it mailed each follow-up to; its API cannot change that (refused above).
+    assert [f["email_recipients"] for f in followups] == [[requester], []]
+    assert requester not in repr({k: v for k, v in raw.items() if k != "followup_set"})
+    # What statistics need stays: status, priority, queue, the follow-ups' dates and authors, visibility.
+    for key in ("status", "priority", "queue", "assigned_to", "on_hold", "due_date"):
+        assert raw[key] == raw_before[key], key
+    followups_before = raw_before["followup_set"]
+    assert isinstance(followups_before, list)
+    assert [(f["date"], f["user"], f["public"]) for f in followups] == [
+        (f["date"], f["user"], f["public"]) for f in followups_before]
+
+
+async def test_metadata_fields_are_refused_and_the_rest_is_written(adapter: DjangoHelpdesk) -> None:
+    ref = await adapter.open_case(NewCase(title="Ola's laptop", body="b", requester=someone()))
+    with pytest.raises(NotSupported) as refused:
+        await adapter.update_case(ref.id, title="[name]'s laptop", fields={"priority": "1", "resolution": "[name]"})
+    assert str(refused.value) == "django-helpdesk: update case: fields priority: not supported"
+    assert refused.value.retryable is False
+    case = await adapter.read_case(ref.id)
+    assert case.title == "[name]'s laptop" and case.fields["resolution"] == "[name]" and case.fields["priority"] == "3"
+    with pytest.raises(NotSupported) as no_users:
+        await adapter.delete_requester(someone())
+    assert str(no_users.value) == "django-helpdesk: delete requester: not supported"
+
+
+async def test_a_case_is_deleted_once_and_deleting_it_again_is_success(
+    adapter: DjangoHelpdesk, django_helpdesk: Helpdesk
+) -> None:
+    ref = await adapter.open_case(NewCase(title="Spam", body="b", requester=someone()))
+    await add_followup(django_helpdesk, ref.id, "more spam", public=True, files={"x.txt": (b"x", "text/plain")})
+    await adapter.delete_case(ref.id)
+    assert (await api_ticket(django_helpdesk, ref.id))[0] == 404
+    await adapter.delete_case(ref.id)  # already gone: the listing answers, so it is really gone
+
+    # A URL that reaches no API answers 404 too: that is not a deletion.
+    async with DjangoHelpdesk(settings_for(django_helpdesk, url=django_helpdesk.url + "/elsewhere")) as lost:
+        with pytest.raises(HelpdeskError) as info:
+            await lost.delete_case(ref.id)
+        assert info.value.status == 404
+        with pytest.raises(HelpdeskError):
+            await lost.delete_attachment(ref.id, "1", "1")
+
+
+async def test_a_follow_up_of_another_ticket_is_not_taken_for_this_ones(adapter: DjangoHelpdesk) -> None:
+    mine = await adapter.open_case(NewCase(title="Mine", body="mine", requester=someone()))
+    theirs = await adapter.open_case(NewCase(title="Theirs", body="theirs", requester=someone()))
+    [their_message] = (await adapter.read_case(theirs.id)).messages
+    with pytest.raises(HelpdeskError) as info:
+        await adapter.update_message(mine.id, their_message.id, "[name]")
+    assert info.value.retryable is False and "not a follow-up of that ticket" in str(info.value)
+    with pytest.raises(HelpdeskError):
+        await adapter.update_message(mine.id, "m1", "x")  # not an id of this helpdesk

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.helpdesks.base import Attachment, HelpdeskError, NewCase
+from gateway.helpdesks.base import Attachment, HelpdeskError, NewCase, NotSupported
 from gateway.helpdesks.zammad import Zammad
 from gateway.policy.helpdesks import HelpdeskSettings
 from tests.support.helpdesk_apis import FakeZammad
@@ -114,7 +114,9 @@ async def test_read_case_has_the_articles_notes_and_attachments(zammad: FakeZamm
     assert case.fields == {"priority": "2 normal"}  # the owner "-" is nobody
     smoke, note, reply = case.messages
     assert (smoke.author, smoke.text, smoke.public) == (JANE, "<p>It smokes.</p>", True)
-    assert smoke.attachments == (Attachment("smoke.jpg", 48213, "image/jpeg"),)  # Zammad's size is a string
+    [smoke_jpg] = smoke.attachments
+    assert smoke_jpg == Attachment("smoke.jpg", 48213, "image/jpeg", smoke_jpg.id)  # Zammad's size is a string
+    assert smoke_jpg.id == str(zammad.articles[ticket["id"]][0]["attachments"][0]["id"])
     assert (note.author, note.public, note.attachments) == ("Agent Smith", False, ())
     assert reply.public and [a.name for a in reply.attachments] == ["report.pdf", "notes.txt"]
     assert zammad.seen(f"/api/v1/ticket_articles/by_ticket/{ticket['id']}")[0].query["expand"] == "true"
@@ -219,3 +221,76 @@ async def test_login_and_password_go_as_basic_auth(zammad: FakeZammad, waits: Wa
         assert len(await adapter.find_cases(JANE)) == 3
     expected = "Basic " + base64.b64encode(b"agent@example.com:pass-word").decode()
     assert {r.headers["Authorization"] for r in zammad.requests} == {expected}
+
+
+PSEUDONYM, ALIAS = "Customer 7f3a", "customer-7f3a@anonymised.invalid"
+
+
+async def test_the_requester_becomes_the_pseudonym_and_the_title_changes(zammad: FakeZammad, adapter: Zammad) -> None:
+    jane = zammad.add_user(JANE, "Jane", "Doe")
+    first = zammad.add_ticket(jane, "Jane Doe: printer", articles=[{"body": "I am Jane Doe."}])
+    second = zammad.add_ticket(jane, "Jane again")
+
+    await adapter.update_requester(str(first["id"]), PSEUDONYM, ALIAS)
+    await adapter.update_requester(str(second["id"]), PSEUDONYM, ALIAS)  # the same pseudonym user, found again
+    await adapter.update_case(str(first["id"]), title="[name]: printer")
+
+    [made] = zammad.seen("/api/v1/users", "POST")
+    assert made.json() == {"firstname": PSEUDONYM, "lastname": "", "email": ALIAS, "roles": ["Customer"]}
+    pseudonym_id = next(u["id"] for u in zammad.users.values() if u["email"] == ALIAS)
+    assert first["customer_id"] == second["customer_id"] == pseudonym_id
+    assert first["title"] == "[name]: printer" and jane in zammad.users  # her own user is not changed
+    case = await adapter.read_case(str(first["id"]))
+    assert case.requester == ALIAS and case.messages[0].text == "I am Jane Doe."  # articles stay as written
+    puts = zammad.seen(f"/api/v1/tickets/{first['id']}", "PUT")
+    assert [p.json() for p in puts] == [{"customer_id": pseudonym_id}, {"title": "[name]: printer"}]
+
+
+async def test_articles_attachments_and_fields_cannot_be_changed(zammad: FakeZammad, adapter: Zammad) -> None:
+    ticket = zammad.add_ticket(zammad.add_user(JANE), "Jane's", articles=[
+        {"body": "Jane", "attachments": [("id.png", 10, "image/png")]}])
+    case = await adapter.read_case(str(ticket["id"]))
+    [article] = case.messages
+    assert Zammad.capabilities == {"update_requester", "update_case", "delete_case", "delete_requester"}
+    with pytest.raises(NotSupported) as message:
+        await adapter.update_message(case.id, article.id, "[name]")
+    assert str(message.value) == "zammad: update message: not supported" and message.value.retryable is False
+    with pytest.raises(NotSupported):
+        await adapter.delete_attachment(case.id, article.id, article.attachments[0].id)
+    with pytest.raises(NotSupported) as fields:
+        await adapter.update_case(case.id, title="[name]'s", fields={"organization": "[name] AS"})
+    assert str(fields.value) == "zammad: update case: fields organization: not supported"
+    assert ticket["title"] == "[name]'s"  # what it could write, it wrote
+    assert [(r.method, r.path) for r in zammad.requests if r.method != "GET"] == [
+        ("PUT", f"/api/v1/tickets/{ticket['id']}")]
+
+
+async def test_a_case_is_deleted_and_deleting_it_again_is_success(zammad: FakeZammad, adapter: Zammad) -> None:
+    ticket = zammad.add_ticket(zammad.add_user(JANE), "Spam")
+    await adapter.delete_case(str(ticket["id"]))
+    assert ticket["id"] not in zammad.tickets
+    await adapter.delete_case(str(ticket["id"]))  # 404, and the API answers: gone
+    assert len(zammad.seen("/api/v1/users/me")) == 1
+
+    zammad.fail("/api/v1/users/me", 404)  # a 404 from something that is not Zammad's API
+    with pytest.raises(HelpdeskError) as info:
+        await adapter.delete_case(str(ticket["id"]))
+    assert info.value.status == 404
+
+
+async def test_deleting_the_requester_queues_zammads_data_privacy_task(zammad: FakeZammad, adapter: Zammad) -> None:
+    jane, bob = zammad.add_user(JANE), zammad.add_user("bob@example.com")
+    zammad.add_user("mary.jane@example.com")  # found by the search's words, not Jane
+    janes = zammad.add_ticket(jane, "Jane's")
+    bobs = zammad.add_ticket(bob, "Bob's")
+
+    await adapter.delete_requester(JANE)
+    await adapter.delete_requester(JANE.upper())  # a task for her exists: done already
+    [posted] = zammad.seen("/api/v1/data_privacy_tasks", "POST")[:1]
+    assert posted.json() == {"deletable_type": "User", "deletable_id": jane}
+    assert len(zammad.privacy_tasks) == 1
+
+    zammad.run_privacy_tasks()  # Zammad's scheduler: the user and the tickets she is the customer of go
+    assert jane not in zammad.users and janes["id"] not in zammad.tickets and bobs["id"] in zammad.tickets
+    await adapter.delete_requester(JANE)  # nobody with that address: nothing to do
+    assert len(zammad.seen("/api/v1/data_privacy_tasks", "POST")) == 2

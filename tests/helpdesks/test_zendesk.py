@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.helpdesks.base import Attachment, HelpdeskError, NewCase
+from gateway.helpdesks.base import Attachment, HelpdeskError, NewCase, NotSupported
 from gateway.helpdesks.zendesk import Zendesk
 from gateway.policy.helpdesks import HelpdeskSettings
 from tests.support.helpdesk_apis import FakeZendesk
@@ -120,7 +120,8 @@ async def test_read_case_pages_through_comments_by_cursor(zendesk: FakeZendesk, 
                                                "Closing."]
     assert [m.author for m in case.messages] == [JANE, "Agent Smith", "Agent Smith", JANE, "Agent Smith"]
     assert [m.public for m in case.messages] == [True, False, True, True, True]
-    assert case.messages[0].attachments == (Attachment("statement.pdf", 20480, "application/pdf"),)
+    statement_id = str(zendesk.comments[ticket["id"]][0]["attachments"][0]["id"])
+    assert case.messages[0].attachments == (Attachment("statement.pdf", 20480, "application/pdf", statement_id),)
     assert [a.name for a in case.messages[3].attachments] == ["smile.png", "note.txt"]
     pages = zendesk.seen(f"/api/v2/tickets/{ticket['id']}/comments.json")
     assert len(pages) == 3 and all(p.query["page[size]"] == "2" and p.query["include"] == "users" for p in pages)
@@ -200,3 +201,100 @@ async def test_a_wrong_api_token_is_not_retried(zendesk: FakeZendesk, waits: Wai
             await adapter.find_cases(JANE)
     assert (info.value.retryable, info.value.status, waits) == (False, 401, [])
     assert len(zendesk.requests) == 1 and JANE not in str(info.value)
+
+
+PSEUDONYM, ALIAS = "Customer 7f3a", "customer-7f3a@anonymised.invalid"
+BLOCK = "\u2587"
+
+
+async def test_the_requester_becomes_the_pseudonym_and_the_subject_changes(
+    zendesk: FakeZendesk, adapter: Zendesk
+) -> None:
+    jane = zendesk.add_user(JANE, "Jane Doe")
+    first = zendesk.add_ticket(jane, "Jane Doe: refund")
+    second = zendesk.add_ticket(jane, "Again")
+
+    await adapter.update_requester(str(first["id"]), PSEUDONYM, ALIAS)
+    await adapter.update_requester(str(second["id"]), PSEUDONYM, ALIAS)
+    await adapter.update_case(str(first["id"]), title="[name]: refund")
+
+    made = [u for u in zendesk.users.values() if u["email"] == ALIAS]
+    assert len(made) == 1 and made[0]["name"] == PSEUDONYM  # create_or_update: one user per address
+    assert first["requester_id"] == second["requester_id"] == made[0]["id"] and jane in zendesk.users
+    assert first["subject"] == "[name]: refund"
+    assert [p.json() for p in zendesk.seen(f"/api/v2/tickets/{first['id']}.json", "PUT")] == [
+        {"ticket": {"requester_id": made[0]["id"]}}, {"ticket": {"subject": "[name]: refund"}}]
+    with pytest.raises(NotSupported) as fields:
+        await adapter.update_case(str(first["id"]), fields={"due_at": "[date]"})
+    assert str(fields.value) == "zendesk: update case: fields due_at: not supported"
+
+
+async def test_a_closed_ticket_refuses_updates(zendesk: FakeZendesk, adapter: Zendesk) -> None:
+    ticket = zendesk.add_ticket(zendesk.add_user(JANE), "Jane's", status="closed")
+    with pytest.raises(HelpdeskError) as info:
+        await adapter.update_case(str(ticket["id"]), title="[name]'s")
+    assert (info.value.status, info.value.retryable) == (422, False) and ticket["subject"] == "Jane's"
+
+
+async def test_a_comment_is_redacted_where_the_new_text_has_labels(zendesk: FakeZendesk, adapter: Zendesk) -> None:
+    jane = zendesk.add_user(JANE, "Jane Doe")
+    ticket = zendesk.add_ticket(jane, "t", status="closed", comments=[  # redaction works on closed tickets too
+        {"body": "I am Jane Doe (jane@example.com), call +47 22 33 44 55. Janet & Jane say hi."}])
+    [comment] = zendesk.comments[ticket["id"]]
+    new = "I am [name] ([e-mail]), call [phone]. Janet & [name] say hi."
+
+    await adapter.update_message(str(ticket["id"]), str(comment["id"]), new)
+
+    assert comment["plain_body"] == (f"I am {BLOCK * 8} ({BLOCK * 16}), call {BLOCK * 15}. "
+                                     f"Janet & {BLOCK * 4} say hi.")  # whole words: Janet stays
+    assert "Jane" not in comment["html_body"].replace("Janet", "") and "22 33" not in comment["html_body"]
+    [put] = zendesk.seen(f"/api/v2/comment_redactions/{comment['id']}.json", "PUT")
+    assert put.json()["ticket_id"] == ticket["id"] and "<redact>Jane Doe</redact>" in put.json()["html_body"]
+
+    await adapter.update_message(str(ticket["id"]), str(comment["id"]), new)  # done: nothing left to redact
+    assert len(zendesk.seen(f"/api/v2/comment_redactions/{comment['id']}.json", "PUT")) == 1
+
+
+async def test_a_text_that_is_not_a_redaction_is_refused(zendesk: FakeZendesk, adapter: Zendesk) -> None:
+    ticket = zendesk.add_ticket(zendesk.add_user(JANE), "t", comments=[{"body": "Printer on fire"}])
+    [comment] = zendesk.comments[ticket["id"]]
+    with pytest.raises(NotSupported) as info:
+        await adapter.update_message(str(ticket["id"]), str(comment["id"]), "Printer is fine")
+    assert str(info.value) == "zendesk: update message: replacing text (only redaction is): not supported"
+    with pytest.raises(HelpdeskError) as missing:
+        await adapter.update_message(str(ticket["id"]), "1", "x")
+    assert missing.value.status == 404
+    assert not zendesk.seen(f"/api/v2/comment_redactions/{comment['id']}.json", "PUT")
+
+
+async def test_attachments_are_redacted(zendesk: FakeZendesk, adapter: Zendesk) -> None:
+    ticket = zendesk.add_ticket(zendesk.add_user(JANE), "t", comments=[
+        {"body": "scan", "attachments": [("passport.pdf", 2048, "application/pdf"), ("logo.png", 9, "image/png")]}])
+    case = await adapter.read_case(str(ticket["id"]))
+    [message] = case.messages
+    passport = message.attachments[0]
+    await adapter.delete_attachment(case.id, message.id, passport.id)
+    await adapter.delete_attachment(case.id, message.id, passport.id)  # again: the same empty file
+    after = (await adapter.read_case(case.id)).messages[0].attachments
+    assert [(a.name, a.size) for a in after] == [("redacted.txt", 0), ("logo.png", 9)]
+
+
+async def test_a_case_and_a_requester_are_deleted_for_good(zendesk: FakeZendesk, adapter: Zendesk) -> None:
+    jane = zendesk.add_user(JANE)
+    zendesk.add_user("mary.jane@example.com")
+    ticket = zendesk.add_ticket(jane, "Spam")
+    await adapter.delete_case(str(ticket["id"]))
+    assert ticket["id"] not in zendesk.tickets and ticket["id"] not in zendesk.deleted_tickets
+    await adapter.delete_case(str(ticket["id"]))  # both 404, and the API answers: gone
+    zendesk.fail("/api/v2/users/me.json", 404)
+    with pytest.raises(HelpdeskError):
+        await adapter.delete_case(str(ticket["id"]))  # a 404 from what is not Zendesk's API
+
+    await adapter.delete_requester(JANE)
+    assert jane not in zendesk.users and jane not in zendesk.deleted_users
+    assert any(u["email"] == "mary.jane@example.com" for u in zendesk.users.values())
+    assert [r.path for r in zendesk.requests if r.method == "DELETE"][-2:] == [
+        f"/api/v2/users/{jane}.json", f"/api/v2/deleted_users/{jane}.json"]
+    await adapter.delete_requester(JANE)  # nobody with that address any more
+    assert Zendesk.capabilities == {"update_requester", "update_case", "update_message", "delete_attachment",
+                                    "delete_case", "delete_requester"}

@@ -14,11 +14,21 @@ user, ticket creation), checks the credentials, and records every request::
 Their searches match words, as Elasticsearch and Zendesk's index do, not
 whole addresses: a search for jane@example.com also finds
 mary.jane@example.com's tickets, which the adapters must drop themselves.
+
+The anonymisation's endpoints behave as their helpdesks document them:
+Zammad updates a ticket's title and customer, deletes tickets, makes users, and
+queues data privacy tasks (run by ``run_privacy_tasks()``, as Zammad's
+scheduler would: the user and every ticket they are the customer of go);
+Zendesk refuses updates of closed tickets, makes users by address
+(``create_or_update``), redacts comments (``<redact>`` in the HTML: each
+character becomes ▇) and attachments (an empty ``redacted.txt``), and deletes
+tickets and users in two steps (soft, then permanent).
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from collections.abc import Sequence
@@ -123,7 +133,9 @@ class FakeZammad(FakeApi):
     tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
     articles: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     groups: dict[str, int] = field(default_factory=lambda: {"Users": 1, "Privacy requests": 3})
+    privacy_tasks: list[dict[str, Any]] = field(default_factory=list)
     _clock: int = 0
+    _articles_made: int = 0
 
     def authorised(self, header: str) -> bool:
         return header == f"Token token={self.token}" or (self.login is not None and header == basic(*self.login))
@@ -161,7 +173,8 @@ class FakeZammad(FakeApi):
                     from_: str | None = None, attachments: Sequence[tuple[str, int, str]] = ()) -> None:
         ticket = self.tickets[ticket_id]
         customer = self.users[ticket["customer_id"]]
-        article_id = 1000 + sum(len(a) for a in self.articles.values())
+        article_id = 1000 + self._articles_made
+        self._articles_made += 1
         created = self._tick()
         self.articles[ticket_id].append({
             "id": article_id, "ticket_id": ticket_id, "type_id": 1 if sender == "Customer" else 10,
@@ -172,7 +185,7 @@ class FakeZammad(FakeApi):
             "preferences": {}, "created_by_id": ticket["customer_id"] if sender == "Customer" else 1,
             "updated_by_id": 1, "created_at": created, "updated_at": created,
             "attachments": [
-                {"id": 5000 + n, "filename": name, "size": str(size),
+                {"id": 5000 + 10 * article_id + n, "filename": name, "size": str(size),
                  "preferences": {"Content-Type": kind, "Mime-Type": kind}}
                 for n, (name, size, kind) in enumerate(attachments)
             ],
@@ -213,7 +226,59 @@ class FakeZammad(FakeApi):
             if int(found.group(1)) not in self.tickets:
                 return web.json_response({"error": "Couldn't find Ticket"}, status=404)
             return web.json_response(self.articles[int(found.group(1))])  # every article: no pagination
+        if (found := re.fullmatch(r"/api/v1/tickets/(\d+)", path)) and method in ("PUT", "DELETE"):
+            return self._change(int(found.group(1)), seen)
+        if path == "/api/v1/users/me" and method == "GET":
+            return web.json_response({"id": 1, "login": "agent@example.com", "email": "agent@example.com"})
+        if path == "/api/v1/users/search" and method == "GET":
+            words = seen.query.get("query", "").lower()
+            return web.json_response([u for u in self.users.values() if words and words in u["email"].lower()])
+        if path == "/api/v1/users" and method == "POST":
+            body = seen.json()
+            if any(u["email"].lower() == body.get("email", "").lower() for u in self.users.values()):
+                return web.json_response({"error": "Email address is already used for another user."}, status=422)
+            user_id = self.add_user(body["email"], body.get("firstname", ""), body.get("lastname", ""))
+            return web.json_response(self.users[user_id], status=201)
+        if path == "/api/v1/data_privacy_tasks" and method == "GET":
+            return web.json_response(self.privacy_tasks)
+        if path == "/api/v1/data_privacy_tasks" and method == "POST":
+            return self._privacy_task(seen.json())
         return web.json_response({"error": "No route matches"}, status=404)
+
+    def _change(self, ticket_id: int, seen: Seen) -> web.Response:
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            return web.json_response({"error": f"Couldn't find Ticket with 'id'={ticket_id}"}, status=404)
+        if seen.method == "DELETE":
+            del self.tickets[ticket_id], self.articles[ticket_id]
+            return web.json_response({})
+        body = seen.json()
+        if "customer_id" in body and body["customer_id"] not in self.users:
+            return web.json_response({"error": "No lookup value found for 'customer_id'"}, status=422)
+        ticket.update({k: v for k, v in body.items() if k in ("title", "customer_id")})
+        ticket["updated_at"] = self._tick()
+        return web.json_response(ticket)
+
+    def _privacy_task(self, body: dict[str, Any]) -> web.Response:
+        if body.get("deletable_type") != "User" or body.get("deletable_id") not in self.users:
+            return web.json_response({"error": "Data privacy task allows to delete a user or a ticket only."},
+                                     status=422)
+        if any(t["deletable_id"] == body["deletable_id"] for t in self.privacy_tasks):
+            return web.json_response({"error": "Selected object is already queued for deletion."}, status=422)
+        task = {"id": 1 + len(self.privacy_tasks), "deletable_type": "User", "deletable_id": body["deletable_id"],
+                "state": "in process", "preferences": {}}
+        self.privacy_tasks.append(task)
+        return web.json_response(task, status=201)
+
+    def run_privacy_tasks(self) -> None:
+        """What Zammad's scheduler does with queued tasks: delete each user and the tickets they are customer of."""
+        for task in self.privacy_tasks:
+            if task["state"] == "in process":
+                user = task["deletable_id"]
+                for ticket_id in [t for t, ticket in self.tickets.items() if ticket["customer_id"] == user]:
+                    del self.tickets[ticket_id], self.articles[ticket_id]
+                self.users.pop(user, None)
+                task["state"] = "completed"
 
     def _search(self, seen: Seen) -> web.Response:
         query = seen.query.get("query", "")
@@ -266,7 +331,10 @@ class FakeZendesk(FakeApi):
     groups: dict[int, dict[str, Any]] = field(default_factory=lambda: {
         360001: {"id": 360001, "name": "Support"}, 360002: {"id": 360002, "name": "Privacy requests"}})
     idempotency: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted_tickets: dict[int, dict[str, Any]] = field(default_factory=dict)  # soft-deleted: recoverable
+    deleted_users: dict[int, dict[str, Any]] = field(default_factory=dict)
     _clock: int = 0
+    _made: int = 0  # comments and attachments made, for ids unique across tickets
 
     def __post_init__(self) -> None:
         self.agent = self.add_user(self.email, "Agent Smith", role="agent")
@@ -289,14 +357,14 @@ class FakeZendesk(FakeApi):
         return user_id
 
     def add_ticket(self, requester_id: int, subject: str, *, group_id: int = 360001, tags: Sequence[str] = (),
-                   comments: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-        ticket_id = 35 + len(self.tickets)
+                   comments: Sequence[dict[str, Any]] = (), status: str = "open") -> dict[str, Any]:
+        ticket_id = 35 + len(self.tickets) + len(self.deleted_tickets)
         created = self._tick()
         self.tickets[ticket_id] = {
             "id": ticket_id, "url": f"{self.url}/api/v2/tickets/{ticket_id}.json", "external_id": None,
             "via": {"channel": "web"}, "created_at": created, "updated_at": created, "type": "question",
             "subject": subject, "raw_subject": subject, "description": "", "priority": "normal",
-            "status": "open", "recipient": None, "requester_id": requester_id, "submitter_id": requester_id,
+            "status": status, "recipient": None, "requester_id": requester_id, "submitter_id": requester_id,
             "assignee_id": self.agent, "organization_id": None, "group_id": group_id, "tags": list(tags),
             "due_at": None, "custom_fields": [],
         }
@@ -308,14 +376,17 @@ class FakeZendesk(FakeApi):
     def add_comment(self, ticket_id: int, *, body: str, author_id: int | None = None, public: bool = True,
                     attachments: Sequence[tuple[str, int, str]] = ()) -> None:
         ticket = self.tickets[ticket_id]
-        comment_id = 7000 + sum(len(c) for c in self.comments.values())
+        comment_id = 7000 + self._made
+        self._made += 1 + len(attachments)
         created = self._tick()
         self.comments[ticket_id].append({
             "id": comment_id, "type": "Comment", "author_id": author_id or ticket["requester_id"], "body": body,
-            "html_body": f"<p>{body}</p>", "plain_body": body, "public": public, "audit_id": comment_id + 1,
+            "html_body": f'<div class="zd-comment" dir="auto"><p>{html.escape(body, quote=False)}</p></div>',
+            "plain_body": body, "public": public, "audit_id": comment_id + 1,
             "via": {"channel": "web"}, "created_at": created, "metadata": {"system": {}},
             "attachments": [
-                {"id": 8000 + n, "file_name": name, "content_url": f"{self.url}/attachments/{8000 + n}/{name}",
+                {"id": comment_id + 1 + n, "file_name": name,
+                 "content_url": f"{self.url}/attachments/{comment_id + 1 + n}/{name}",
                  "content_type": kind, "size": size, "thumbnails": []}
                 for n, (name, size, kind) in enumerate(attachments)
             ],
@@ -353,7 +424,91 @@ class FakeZendesk(FakeApi):
             return web.json_response(answer)
         if (found := re.fullmatch(r"/api/v2/tickets/(\d+)/comments\.json", path)) and method == "GET":
             return self._comments(seen, int(found.group(1)))
+        if (found := re.fullmatch(r"/api/v2/tickets/(\d+)\.json", path)) and method == "PUT":
+            return self._update(int(found.group(1)), seen.json().get("ticket", {}))
+        if path == "/api/v2/users/create_or_update.json" and method == "POST":
+            user = seen.json().get("user", {})
+            known = next((u for u in self.users.values() if u["email"].lower() == user.get("email", "").lower()), None)
+            if known is not None:
+                return web.json_response({"user": known})
+            made = self.add_user(user["email"], user.get("name", ""), user.get("role", "end-user"))
+            return web.json_response({"user": self.users[made]}, status=201)
+        if (found := re.fullmatch(r"/api/v2/comment_redactions/(\d+)\.json", path)) and method == "PUT":
+            return self._redact(int(found.group(1)), seen.json())
+        if (found := re.fullmatch(r"/api/v2/tickets/(\d+)/comments/(\d+)/attachments/(\d+)/redact", path)) \
+                and method == "PUT":
+            return self._redact_attachment(*(int(n) for n in found.groups()))
+        if (found := re.fullmatch(r"/api/v2/(deleted_)?(tickets|users)/(\d+)\.json", path)) and method == "DELETE":
+            return self._delete(found.group(2), int(found.group(3)), permanently=bool(found.group(1)))
+        if path == "/api/v2/users/search.json" and method == "GET":
+            words = seen.query.get("query", "").lower()
+            return web.json_response({"users": [u for u in self.users.values() if words and words in u["email"].lower()],
+                                      "count": None, "next_page": None, "previous_page": None})
+        if path == "/api/v2/users/me.json" and method == "GET":
+            return web.json_response({"user": self.users[self.agent]})
         return web.json_response({"error": "InvalidEndpoint", "description": "Not found"}, status=404)
+
+    def _update(self, ticket_id: int, change: dict[str, Any]) -> web.Response:
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            return web.json_response({"error": "RecordNotFound", "description": "Not found"}, status=404)
+        if ticket["status"] == "closed":
+            return web.json_response({"error": "RecordInvalid", "description": "Record validation errors", "details": {
+                "status": [{"description": "Status: closed prevents ticket update"}]}}, status=422)
+        if "requester_id" in change and change["requester_id"] not in self.users:
+            return web.json_response({"error": "RecordInvalid", "description": "Record validation errors"}, status=422)
+        if "subject" in change:
+            ticket["subject"] = ticket["raw_subject"] = change["subject"]
+        if "requester_id" in change:
+            ticket["requester_id"] = change["requester_id"]
+        ticket["updated_at"] = self._tick()
+        return web.json_response({"ticket": ticket, "audit": {"id": 1}})
+
+    def _comment(self, comment_id: int) -> dict[str, Any] | None:
+        return next((c for cs in self.comments.values() for c in cs if c["id"] == comment_id), None)
+
+    def _redact(self, comment_id: int, body: dict[str, Any]) -> web.Response:
+        comment = self._comment(comment_id)
+        if comment is None or body.get("ticket_id") not in self.tickets \
+                or comment not in self.comments[body["ticket_id"]]:
+            return web.json_response({"error": "RecordNotFound", "description": "Not found"}, status=404)
+        marked = str(body.get("html_body", ""))
+        unmarked = re.sub(r"</?redact>", "", re.sub(r"<(\w+) redact", r"<\1", marked))
+        if unmarked != comment["html_body"]:  # only marks may be added: the comment's HTML stays as it is
+            return web.json_response({"error": "InvalidValue", "description": "html_body does not match"}, status=400)
+        values = [html.unescape(v) for v in re.findall(r"<redact>(.*?)</redact>", marked, flags=re.S)]
+        hidden = re.sub(r"<redact>(.*?)</redact>", lambda m: "\u2587" * len(html.unescape(m.group(1))), marked,
+                        flags=re.S)
+        hidden = re.sub(r"<(\w+) redact[^>]*>(.*?)</\1>", r"\2", hidden, flags=re.S)  # a redacted element goes
+        comment["html_body"] = hidden
+        if values or hidden != marked:  # the text follows the HTML, mark by mark
+            comment["body"] = comment["plain_body"] = html.unescape(re.sub(r"<[^>]*>", "", hidden))
+        return web.json_response({"comment": comment})
+
+    def _redact_attachment(self, ticket_id: int, comment_id: int, attachment_id: int) -> web.Response:
+        comment = self._comment(comment_id)
+        if comment is None or comment not in self.comments.get(ticket_id, []):
+            return web.json_response({"error": "RecordNotFound", "description": "Not found"}, status=404)
+        for n, attachment in enumerate(comment["attachments"]):
+            if attachment["id"] == attachment_id:
+                comment["attachments"][n] = {
+                    "id": attachment_id, "file_name": "redacted.txt", "content_type": "text/plain", "size": 0,
+                    "content_url": f"{self.url}/attachments/{attachment_id}/redacted.txt", "thumbnails": []}
+                return web.json_response({"attachment": comment["attachments"][n]})
+        return web.json_response({"error": "RecordNotFound", "description": "Not found"}, status=404)
+
+    def _delete(self, kind: str, item_id: int, *, permanently: bool) -> web.Response:
+        live, deleted = (self.tickets, self.deleted_tickets) if kind == "tickets" else (self.users, self.deleted_users)
+        if permanently:
+            if deleted.pop(item_id, None) is None:
+                return web.json_response({"error": "RecordNotFound", "description": "Not found"}, status=404)
+            if kind == "tickets":
+                self.comments.pop(item_id, None)
+            return web.json_response({"job_status": {"id": f"job-{item_id}", "status": "queued"}})
+        if item_id not in live:
+            return web.json_response({"error": "RecordNotFound", "description": "Not found"}, status=404)
+        deleted[item_id] = live.pop(item_id)
+        return web.Response(status=204) if kind == "tickets" else web.json_response({"user": deleted[item_id]})
 
     def _search(self, seen: Seen) -> web.Response:
         query = seen.query.get("query", "")
@@ -364,7 +519,7 @@ class FakeZendesk(FakeApi):
             return web.json_response({"error": "invalid", "description": "Insufficient resource"}, status=422)
         email = wanted.group(1).strip('"').lower() if wanted else None
         hits = [t for t in sorted(self.tickets.values(), key=lambda t: t["id"])
-                if email is not None and email in self.users[t["requester_id"]]["email"].lower()]
+                if email is not None and email in self.users.get(t["requester_id"], {}).get("email", "").lower()]
         results = [{**t, "result_type": "ticket"} for t in hits[(page - 1) * per_page: page * per_page]]
         answer: dict[str, Any] = {"results": results, "facets": None, "count": len(hits), "previous_page": None,
                                   "next_page": None}

@@ -1,0 +1,132 @@
+"""Anonymising a requester's cases, or one case: find, read, check the state, plan, carry out.
+
+:func:`anonymise_cases` is what the operator's command does (and what an
+erasure request and a retention schedule will do): the cases of an e-mail
+address (``find_cases``) or one case by its id, each read whole, refused if
+its state is not one the policy allows (unless forced), planned
+(:func:`~.plan.plan_case`) and carried out (:func:`~.run.run_plan`), or only
+planned in a dry run. Reads and writes share one rate limit against the
+helpdesk. A case that cannot be read or is refused is a report of its own;
+nothing raises past one case.
+
+The requester's identifiers are the address asked about, the case's
+requester address, and the names and phone numbers the caller knows (the
+helpdesk's contact, the request). A case whose requester is already a
+pseudonym (``…@anonymised.invalid``) keeps that pseudonym, so running again
+changes nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..helpdesks.base import Case, HelpdeskAdapter, HelpdeskError
+from ..lib.keyring import decode_secret
+from ..policy.anonymisation import Anonymisation
+from ..sensitive.scanner import Scanner
+from .plan import invalid_address, plan_case
+from .run import CaseResult, Pace, run_plan
+from .text import Identifiers, pseudonym
+
+log = logging.getLogger("gateway.anonymise")
+
+INVALID_DOMAIN = "@anonymised.invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseReport:
+    """One case's outcome: its result, or why it was not planned (``unreadable``, ``refused``)."""
+
+    case: str
+    result: CaseResult | None = None
+    state_refused: str = ""  # the case's state, when refused
+    error: str = ""  # when unreadable: the adapter's message
+    retryable: bool = False
+
+    @property
+    def state(self) -> str:
+        if self.result is not None:
+            return self.result.state
+        return "refused" if self.state_refused else "unreadable"
+
+    @property
+    def complete(self) -> bool:
+        """Every operation done (a dry run: every operation can be done)."""
+        if self.result is None:
+            return False
+        if self.result.dry_run:
+            return all(r.outcome == "planned" for r in self.result.results)
+        return self.result.complete
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.result is not None:
+            return self.result.to_dict()
+        if self.state_refused:
+            return {"case": self.case, "state": "refused", "reason": f"the case is {self.state_refused}: not a "
+                    "state the policy allows (anonymisation.states); --force to anonymise it anyway"}
+        return {"case": self.case, "state": "unreadable", "retryable": self.retryable, "error": self.error}
+
+
+def pseudonym_of(case: Case, key: bytes, email: str | None) -> tuple[str, str] | None:
+    """The requester's pseudonym and whose address it is made from; None when the case names nobody."""
+    held = case.requester.strip()
+    if held.lower().endswith(INVALID_DOMAIN):  # anonymised before: keep its pseudonym
+        local = held[: -len(INVALID_DOMAIN)]
+        label, _, tag = local.rpartition("-")
+        name = f"{label.replace('-', ' ').capitalize()} {tag}" if label else local
+        if invalid_address(name) == held.lower():
+            return name, held
+    address = held or (email or "").strip()
+    return (pseudonym(key, address), address) if address else None
+
+
+async def anonymise_cases(
+    adapter: HelpdeskAdapter, settings: Anonymisation, *, email: str | None = None, case_id: str | None = None,
+    names: Sequence[str] = (), phones: Sequence[str] = (), scanner: Scanner | None = None, dry_run: bool = False,
+    force: bool = False, pace: Pace | None = None,
+) -> list[CaseReport]:
+    """Anonymise (or delete, by ``settings.action``) the cases of ``email``, or the case ``case_id``."""
+    if not settings.keys:
+        raise ValueError("anonymisation.keys is empty: pseudonyms need a key")
+    if (email is None) == (case_id is None):
+        raise ValueError("give an e-mail address or a case id")
+    key = decode_secret(settings.keys[0].secret)
+    if email is not None:
+        if pace is not None:
+            await pace()
+        ids = [ref.id for ref in await adapter.find_cases(email)]
+    else:
+        ids = [str(case_id)]
+    reports = []
+    for one in ids:
+        reports.append(await _one(adapter, settings, one, key, email, names, phones, scanner, dry_run, force, pace))
+    return reports
+
+
+async def _one(adapter: HelpdeskAdapter, settings: Anonymisation, case_id: str, key: bytes, email: str | None,
+               names: Sequence[str], phones: Sequence[str], scanner: Scanner | None, dry_run: bool, force: bool,
+               pace: Pace | None) -> CaseReport:
+    try:
+        if pace is not None:
+            await pace()
+        case = await adapter.read_case(case_id)
+    except HelpdeskError as exc:
+        return CaseReport(case_id, error=str(exc), retryable=exc.retryable)
+    if not force and case.status.strip().casefold() not in settings.states:
+        return CaseReport(case.reference or case.id, state_refused=case.status or "without a state")
+    made = pseudonym_of(case, key, email)
+    if made is None:
+        return CaseReport(case.reference or case.id, error="the case names no requester address")
+    name, address = made
+    identifiers = Identifiers.of(emails=[a for a in {address, email or "", case.requester} if a],
+                                 phones=phones, names=names)
+    plan = plan_case(case, identifiers=identifiers, scanner=scanner, pseudonym=name, action=settings.action,
+                     keep_attachments=settings.keep_attachments)
+    result = await run_plan(adapter, plan, dry_run=dry_run, pace=pace)
+    log.info("case anonymisation", extra={"fields": {
+        "adapter": adapter.name, "case": plan.reference or plan.case_id, "action": plan.action,
+        "dry_run": dry_run, "state": result.state}})
+    return CaseReport(plan.reference or plan.case_id, result)

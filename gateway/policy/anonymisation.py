@@ -1,0 +1,111 @@
+"""The ``anonymisation`` policy section: how the gateway anonymises (or deletes) helpdesk cases.
+
+A case is anonymised on an erasure request, on the operator's command, or by
+a retention schedule. The requester becomes a pseudonym (an HMAC of the
+address keyed with the first key of ``keys``: the same person gets the same
+pseudonym in every case), the texts lose the requester's identifiers and what
+the sensitive-data detectors find, attachments go (unless their type is kept);
+dates, queue, status, priority, tags and agents stay. Or, with ``delete``, the
+whole case goes where the helpdesk can delete it.
+
+Only cases in one of ``states`` are touched: an open case is refused unless
+the operator forces it (``--force``). States compare case-insensitively with
+what the helpdesk calls them (django-helpdesk: closed, resolved, duplicate;
+Zammad: closed, merged; Zendesk: solved, closed).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from .helpdesks import HelpdeskSettings
+from .keys import KeyRef
+from .schema_base import Model
+from .units import Duration, Name
+
+Action = Literal["anonymise", "delete"]
+DEFAULT_STATES = ("closed", "resolved", "solved")
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/(\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126})")
+
+
+class PseudonymKey(KeyRef):
+    """Keys the pseudonyms (HMAC-SHA256 over the address). The first makes them; changing it changes them all,
+    so the others are kept only to recognise earlier pseudonyms."""
+
+
+def _states(value: tuple[str, ...]) -> tuple[str, ...]:
+    cleaned = tuple(state.strip().casefold() for state in value)
+    if not cleaned or any(not state for state in cleaned):
+        raise ValueError("must name at least one state, none empty")
+    if len(set(cleaned)) != len(cleaned):
+        raise ValueError("lists a state twice")
+    return cleaned
+
+
+class Schedule(Model):
+    """A retention rule: cases in ``states`` not updated for ``older_than`` are anonymised or deleted."""
+
+    name: Name = Field(description="Names the schedule in the audit trail and in metrics. Required.")
+    older_than: Duration = Field(gt=0, description="How long since the case was last updated, e.g. 365d. Required.")
+    states: tuple[str, ...] = Field(DEFAULT_STATES, description="The case states it applies to (these alone: "
+                                    "force does not apply to schedules). Absent: closed, resolved, solved.")
+    action: Action = Field("anonymise", description="anonymise or delete. Absent: anonymise.")
+
+    @field_validator("states")
+    @classmethod
+    def _check_states(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _states(value)
+
+
+class Anonymisation(Model):
+    enabled: bool = Field(False, description="Absent: false (no case is anonymised, by request or schedule).")
+    keys: tuple[PseudonymKey, ...] = Field((), description="The pseudonym key ring, by reference. Required "
+                                           "(non-empty) when enabled.")
+    action: Action = Field("anonymise", description="What an erasure request or the command does to a case: "
+                           "anonymise, or delete (the whole case, where the helpdesk can). Absent: anonymise.")
+    states: tuple[str, ...] = Field(DEFAULT_STATES, description="Case states that may be touched; others (an "
+                                    "open case) are refused unless forced. Absent: closed, resolved, solved.")
+    keep_attachments: tuple[str, ...] = Field(
+        (), description="Content types of attachments kept (image/png, or image/* for a whole type); every other "
+        "attachment is deleted. Absent: none kept.",
+    )
+    schedules: tuple[Schedule, ...] = Field((), description="Retention rules, run by the gateway. Absent: none.")
+    batch_size: int = Field(100, ge=1, le=10_000, description="Cases handled in one batch of a schedule. "
+                            "Absent: 100.")
+    rate_limit: float = Field(5.0, gt=0, le=1000, description="Requests per second to the helpdesk's API, at "
+                              "most. Absent: 5.")
+    helpdesk: HelpdeskSettings | None = Field(
+        None, description="The helpdesk whose cases are anonymised (its API, credentials and patience). "
+        "Required when enabled.",
+    )
+
+    @field_validator("states")
+    @classmethod
+    def _check_states(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _states(value)
+
+    @field_validator("keep_attachments")
+    @classmethod
+    def _check_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(kind.strip().lower() for kind in value)
+        for kind in cleaned:
+            if not _CONTENT_TYPE.fullmatch(kind):
+                raise ValueError(f"{kind!r} is not a content type like image/png or image/*")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _check_enabled(self) -> Anonymisation:
+        ids = [key.id for key in self.keys]
+        if len(set(ids)) != len(ids):
+            raise ValueError("keys: key ids must be unique")
+        names = [schedule.name for schedule in self.schedules]
+        if len(set(names)) != len(names):
+            raise ValueError("schedules: names must be unique")
+        if self.enabled:
+            missing = [name for name, value in (("keys", self.keys), ("helpdesk", self.helpdesk)) if not value]
+            if missing:
+                raise ValueError(f"enabled anonymisation needs {', '.join(missing)} (or set enabled: false)")
+        return self
