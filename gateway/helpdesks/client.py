@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import json
 import logging
@@ -242,3 +243,16 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
         return None
     seconds = when.timestamp() - (time.time() if now is None else now)
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def basic_auth(user: str, password: str) -> str:
+    """An ``Authorization`` value for HTTP Basic."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def token_or_basic(token: str | None, username: str | None, password: str | None, *, token_format: str) -> str:
+    """The ``Authorization`` value: the token in the helpdesk's own format (``Token {token}``) when one is
+    configured, else Basic with the user and password (the settings model requires one of the two)."""
+    if token is not None:
+        return token_format.format(token=token)
+    return basic_auth(username or "", password or "")

@@ -57,7 +57,6 @@ Anonymisation (the API's model viewsets; none of these writes mails anybody):
 from __future__ import annotations
 
 import asyncio
-import base64
 from typing import Any, ClassVar
 
 import aiohttp
@@ -76,7 +75,7 @@ from .base import (
     reference_number,
     same_address,
 )
-from .client import HelpdeskClient, Sleep
+from .client import HelpdeskClient, Sleep, token_or_basic
 
 #: Ticket.STATUS_CHOICES of django-helpdesk.
 STATUSES = {1: "open", 2: "reopened", 3: "resolved", 4: "closed", 5: "duplicate"}
@@ -96,11 +95,7 @@ class DjangoHelpdesk(HelpdeskAdapter):
 
     def __init__(self, settings: HelpdeskSettings, session: aiohttp.ClientSession | None = None, *,
                  sleep: Sleep = asyncio.sleep) -> None:
-        if settings.token is not None:
-            auth = f"Token {settings.token}"
-        else:
-            pair = f"{settings.username}:{settings.password}".encode()
-            auth = "Basic " + base64.b64encode(pair).decode("ascii")
+        auth = token_or_basic(settings.token, settings.username, settings.password, token_format="Token {token}")
         self.client = HelpdeskClient(settings, adapter=self.name, session=session, sleep=sleep,
                                      headers={"Authorization": auth, "Accept": "application/json"})
         self.queue = settings.queue

@@ -47,7 +47,6 @@ Anonymisation: what Zammad's API allows, and what it does not.
 from __future__ import annotations
 
 import asyncio
-import base64
 from typing import Any, ClassVar
 
 import aiohttp
@@ -66,7 +65,7 @@ from .base import (
     reference_number,
     same_address,
 )
-from .client import HelpdeskClient, Sleep
+from .client import HelpdeskClient, Sleep, token_or_basic
 
 MAX_PAGES = 1000  # a search that keeps giving new tickets beyond this is not a requester's
 
@@ -79,11 +78,7 @@ class Zammad(HelpdeskAdapter):
 
     def __init__(self, settings: HelpdeskSettings, session: aiohttp.ClientSession | None = None, *,
                  sleep: Sleep = asyncio.sleep) -> None:
-        if settings.token is not None:
-            auth = f"Token token={settings.token}"
-        else:
-            pair = f"{settings.username}:{settings.password}".encode()
-            auth = "Basic " + base64.b64encode(pair).decode("ascii")
+        auth = token_or_basic(settings.token, settings.username, settings.password, token_format="Token token={token}")
         self.client = HelpdeskClient(settings, adapter=self.name, session=session, sleep=sleep,
                                      headers={"Authorization": auth, "Accept": "application/json"})
         self.queue = settings.queue

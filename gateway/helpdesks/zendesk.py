@@ -53,7 +53,6 @@ tickets too.
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
@@ -74,7 +73,7 @@ from .base import (
     reference_number,
     same_address,
 )
-from .client import HelpdeskClient, Sleep
+from .client import HelpdeskClient, Sleep, basic_auth
 from .redaction import mark_in_html, removed_spans, still_holds
 
 Index = dict[Any, dict[str, Any]]  # sideloaded users or groups by id
@@ -89,10 +88,9 @@ class Zendesk(HelpdeskAdapter):
 
     def __init__(self, settings: HelpdeskSettings, session: aiohttp.ClientSession | None = None, *,
                  sleep: Sleep = asyncio.sleep) -> None:
-        pair = f"{settings.email}/token:{settings.api_token}".encode()
-        self.client = HelpdeskClient(settings, adapter=self.name, session=session, sleep=sleep, headers={
-            "Authorization": "Basic " + base64.b64encode(pair).decode("ascii"), "Accept": "application/json",
-        })
+        auth = basic_auth(f"{settings.email}/token", settings.api_token or "")
+        self.client = HelpdeskClient(settings, adapter=self.name, session=session, sleep=sleep,
+                                     headers={"Authorization": auth, "Accept": "application/json"})
         self.queue = settings.queue
 
     async def close(self) -> None:

@@ -241,3 +241,11 @@ def test_retry_after_is_seconds_or_an_http_date() -> None:
     assert retry_after_seconds(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0.0  # already past
     for unreadable in (None, "", "soon", "-5", "1.5e3", "Wed, 21 Oct 2015 07:28:00"):  # the last has no zone
         assert retry_after_seconds(unreadable, now=now) is None, unreadable
+
+
+def test_authorization_values() -> None:
+    from gateway.helpdesks.client import basic_auth, token_or_basic
+
+    assert basic_auth("agent@acme.example/token", "t0k") == "Basic YWdlbnRAYWNtZS5leGFtcGxlL3Rva2VuOnQwaw=="
+    assert token_or_basic("abc", None, None, token_format="Token token={token}") == "Token token=abc"
+    assert token_or_basic(None, "staff", "pw", token_format="Token {token}") == basic_auth("staff", "pw")
