@@ -7,7 +7,9 @@ export assembled now, for the operator). Every action on a request is
 written to the audit log first-hand: who (``cli:<user>``, ``api:<token id>``),
 what, when, and the request id, nothing else. A change is decided on the
 state the operator saw: if another operator changed the request meanwhile,
-it is refused (:class:`Conflict`) instead of applied twice.
+it is refused (:class:`Conflict`) instead of applied twice. The worker's own
+step from ``received`` to ``in_progress`` (the case opened in the helpdesk)
+is not such a change: the decision is made again on the request as it is.
 
 The mails and the export an action calls for are sent by the gateway's
 worker (within a second when it runs); ``export`` works on its own.
@@ -20,7 +22,7 @@ from typing import Any
 
 from ..helpdesks.base import HelpdeskAdapter
 from ..store import Store
-from ..store.requests import AuditEntry, SubjectRequest, Work
+from ..store.requests import AuditEntry, RequestUpdate, SubjectRequest, Work
 from . import export, lifecycle
 from .compiled import CompiledRequests
 from .keys import Unsealable
@@ -88,21 +90,25 @@ async def show(compiled: CompiledRequests, store: Store, request_id: str, *, act
 async def act(store: Store, request_id: str, action: str, *, actor: str, reason: str = "",
               days: int = 0) -> dict[str, Any]:
     """Approve, refuse or extend; the request as it is then (NotFound, lifecycle.NotAllowed, Conflict)."""
-    request = await _get(store, request_id)
-    now = time.time()
-    if action == "approve":
-        update = lifecycle.approve(request, now)
-    elif action == "refuse":
-        update = lifecycle.refuse(request, reason, now)
-    elif action == "extend":
-        update = lifecycle.extend(request, days, reason, now)
-    else:
+    if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
-    if not await store.update_request(request.request_id, update, expect_state=request.state):
-        raise Conflict(f"{request.request_id} changed meanwhile; look at it again")
+    request = await _get(store, request_id)
+    while not await store.update_request(request.request_id, _decision(request, action, reason, days, time.time()),
+                                         expect_state=request.state):
+        seen, request = request, await _get(store, request_id)
+        if not (seen.state == "received" and request.state == "in_progress"):
+            raise Conflict(f"{request.request_id} changed meanwhile; look at it again")
     await _audit(store, actor, action, request.request_id)
     changed = await _get(store, request.request_id)
     return request_json(changed)
+
+
+def _decision(request: SubjectRequest, action: str, reason: str, days: int, now: float) -> RequestUpdate:
+    if action == "approve":
+        return lifecycle.approve(request, now)
+    if action == "refuse":
+        return lifecycle.refuse(request, reason, now)
+    return lifecycle.extend(request, days, reason, now)
 
 
 async def export_now(compiled: CompiledRequests, store: Store, request_id: str, adapter: HelpdeskAdapter | None,
