@@ -8,6 +8,11 @@ the sensitive-data detectors find, attachments go (unless their type is kept);
 dates, queue, status, priority, tags and agents stay. Or, with ``delete``, the
 whole case goes where the helpdesk can delete it.
 
+The helpdesk is ``helpdesk``, or the portal's (``requests.helpdesk``) when
+absent. Retention ``schedules`` run every ``every`` on one replica at a
+time (a lease in the store), ``batch_size`` cases per schedule and run, at
+most ``rate_limit`` requests a second to the helpdesk.
+
 Only cases in one of ``states`` are touched: an open case is refused unless
 the operator forces it (``--force``). States compare case-insensitively with
 what the helpdesk calls them (django-helpdesk: closed, resolved, duplicate;
@@ -73,13 +78,15 @@ class Anonymisation(Model):
         "attachment is deleted. Absent: none kept.",
     )
     schedules: tuple[Schedule, ...] = Field((), description="Retention rules, run by the gateway. Absent: none.")
+    every: Duration = Field(3600.0, ge=60, description="How often the gateway runs the schedules (one replica "
+                            "at a time, by a lease in the store). Absent: 1h.")
     batch_size: int = Field(100, ge=1, le=10_000, description="Cases handled in one batch of a schedule. "
                             "Absent: 100.")
     rate_limit: float = Field(5.0, gt=0, le=1000, description="Requests per second to the helpdesk's API, at "
                               "most. Absent: 5.")
     helpdesk: HelpdeskSettings | None = Field(
         None, description="The helpdesk whose cases are anonymised (its API, credentials and patience). "
-        "Required when enabled.",
+        "Absent: the portal's (requests.helpdesk); one of them is required when enabled.",
     )
 
     @field_validator("states")
@@ -105,7 +112,6 @@ class Anonymisation(Model):
         if len(set(names)) != len(names):
             raise ValueError("schedules: names must be unique")
         if self.enabled:
-            missing = [name for name, value in (("keys", self.keys), ("helpdesk", self.helpdesk)) if not value]
-            if missing:
-                raise ValueError(f"enabled anonymisation needs {', '.join(missing)} (or set enabled: false)")
+            if not self.keys:
+                raise ValueError("enabled anonymisation needs keys (or set enabled: false)")
         return self

@@ -16,7 +16,9 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..http.headers import HOP_BY_HOP, SetHeaderSource, UnderscoreAction
 from ..http.paths import BadHost, BadPath, normalize_path, parse_host
+from .anonymisation import Anonymisation
 from .consent import Consent
+from .helpdesks import HelpdeskSettings
 from .legal_basis import LegalBasis
 from .links import Links
 from .notifications import Notifications
@@ -485,5 +487,18 @@ class Policy(Model):
     )
     legal_basis: LegalBasis = Field(default_factory=LegalBasis)
     requests: Requests = Field(default_factory=Requests)
+    anonymisation: Anonymisation = Field(default_factory=Anonymisation)
     store: StoreSettings = Field(default_factory=StoreSettings)
     logging: Logging = Field(default_factory=Logging)
+
+    @model_validator(mode="after")
+    def _check_anonymisation_helpdesk(self) -> Policy:
+        if self.anonymisation.enabled and self.anonymisation_helpdesk is None:
+            raise ValueError("anonymisation: enabled anonymisation needs a helpdesk (anonymisation.helpdesk, or the "
+                             "portal's requests.helpdesk)")
+        return self
+
+    @property
+    def anonymisation_helpdesk(self) -> HelpdeskSettings | None:
+        """The helpdesk whose cases are anonymised: anonymisation.helpdesk, or else the portal's."""
+        return self.anonymisation.helpdesk or self.requests.helpdesk

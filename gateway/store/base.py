@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal, Self, cast, get_args
 
+from .cases import CaseRecord, check_finish, check_lease
 from .legal import LegalRecord
 from .requests import (
     AuditEntry,
@@ -557,3 +558,78 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def _purge_requests(self, now: float, verifications_before: float) -> int: ...
+
+    # -- the anonymisation journal and leases (see store.cases) ---------------------
+
+    async def begin_case(self, record: CaseRecord, *, stale_before: float) -> CaseRecord | None:
+        """Record that ``record.owner`` starts on a case, before its first change; the record worked under.
+
+        None when another owner is on that case (a started record newer than ``stale_before``). A started
+        record older than that (its owner died mid-case) is taken over: its id, the new owner and start.
+        """
+        if not isinstance(record, CaseRecord) or record.state != "started" or not record.owner:
+            raise TypeError("begin_case takes a started CaseRecord with an owner")
+        _check_time("stale_before", stale_before)
+        return await self._begin_case(record, float(stale_before))
+
+    async def finish_case(self, record_id: str, owner: str, state: str, summary: str, now: float) -> bool:
+        """Finish a started record (``done``, ``retry``, ...); False when ``owner`` no longer holds it."""
+        check_finish(state, summary)
+        _check_text("record_id", record_id, empty=False)
+        _check_text("owner", owner, empty=False)
+        _check_time("now", now)
+        return await self._finish_case(record_id, owner, state, summary, float(now))
+
+    async def case_records(self, *, case_ids: Sequence[str] = (), helpdesk: str = "",
+                           limit: int = 1000) -> list[CaseRecord]:
+        """Records, newest first: of these cases (all cases when none given), of ``helpdesk`` when given."""
+        ids = _checked_values("case_ids", case_ids)
+        _check_text("helpdesk", helpdesk)
+        return await self._case_records(ids, helpdesk, max(1, min(int(limit), 100_000)))
+
+    async def cases_done(self, helpdesk: str, case_ids: Sequence[str]) -> set[str]:
+        """Which of these cases have a ``done`` record (anonymised or deleted already, by any trigger)."""
+        _check_text("helpdesk", helpdesk, empty=False)
+        done: set[str] = set()
+        for start in range(0, len(case_ids), 100):
+            done |= await self._cases_done(helpdesk, _checked_values("case_ids", case_ids[start:start + 100]))
+        return done
+
+    async def unfinished_cases(self, helpdesk: str, *, stale_before: float) -> list[CaseRecord]:
+        """Started records whose owner stopped before finishing (older than ``stale_before``), oldest first."""
+        _check_text("helpdesk", helpdesk, empty=False)
+        _check_time("stale_before", stale_before)
+        return await self._unfinished_cases(helpdesk, float(stale_before))
+
+    async def take_lease(self, name: str, owner: str, now: float, until: float) -> bool:
+        """Hold the lease ``name`` until ``until`` if it is free, expired or already ``owner``'s."""
+        check_lease(name, owner)
+        _check_time("now", now)
+        _check_time("until", until)
+        return await self._take_lease(name, owner, float(now), float(until))
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give the lease up (only if ``owner`` holds it), so another replica need not wait for it to run out."""
+        check_lease(name, owner)
+        await self._release_lease(name, owner)
+
+    @abc.abstractmethod
+    async def _begin_case(self, record: CaseRecord, stale_before: float) -> CaseRecord | None: ...
+
+    @abc.abstractmethod
+    async def _finish_case(self, record_id: str, owner: str, state: str, summary: str, now: float) -> bool: ...
+
+    @abc.abstractmethod
+    async def _case_records(self, case_ids: list[str], helpdesk: str, limit: int) -> list[CaseRecord]: ...
+
+    @abc.abstractmethod
+    async def _cases_done(self, helpdesk: str, case_ids: list[str]) -> set[str]: ...
+
+    @abc.abstractmethod
+    async def _unfinished_cases(self, helpdesk: str, stale_before: float) -> list[CaseRecord]: ...
+
+    @abc.abstractmethod
+    async def _take_lease(self, name: str, owner: str, now: float, until: float) -> bool: ...
+
+    @abc.abstractmethod
+    async def _release_lease(self, name: str, owner: str) -> None: ...

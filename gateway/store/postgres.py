@@ -55,6 +55,7 @@ from .base import (
     receipt_to_row,
     revocation_from_row,
 )
+from .cases import CASE_COLUMNS, CaseRecord, case_from_row, case_to_row
 from .legal import LEGAL_COLUMNS, LegalRecord, legal_from_row, legal_to_row
 from .requests import (
     EXPORT_COLUMNS,
@@ -185,6 +186,26 @@ CREATE TABLE IF NOT EXISTS dsr_rate (
     count INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dsr_rate_window_end ON dsr_rate (window_end);
+CREATE TABLE IF NOT EXISTS case_records (
+    record_id TEXT PRIMARY KEY,
+    helpdesk TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    action TEXT NOT NULL,
+    state TEXT NOT NULL,
+    started_at DOUBLE PRECISION NOT NULL,
+    finished_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+    owner TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS case_records_one_started ON case_records (helpdesk, case_id)
+    WHERE state = 'started';
+CREATE INDEX IF NOT EXISTS case_records_case ON case_records (helpdesk, case_id, state);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);
 """
 
 _OPEN = ", ".join(f"'{state}'" for state in OPEN_STATES)
@@ -262,6 +283,22 @@ def redact_dsn(dsn: str) -> str:
         return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
     except ValueError:
         return "<unparsable DSN>"
+
+
+BEGIN_CASE = f"""
+INSERT INTO case_records ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (helpdesk, case_id) WHERE state = 'started' DO UPDATE SET
+    owner = excluded.owner, started_at = excluded.started_at, trigger = excluded.trigger, action = excluded.action
+WHERE case_records.started_at < $11
+RETURNING {CASE_COLUMNS}
+"""
+
+TAKE_LEASE = """
+INSERT INTO leases (name, owner, expires_at) VALUES ($1, $2, $3)
+ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+WHERE leases.expires_at <= $4 OR leases.owner = excluded.owner
+RETURNING owner
+"""
 
 
 class PostgresStore(Store):
@@ -578,6 +615,42 @@ class PostgresStore(Store):
         removed += _count(await self._execute("DELETE FROM dsr_exports WHERE expires_at <= $1", now))
         return removed + _count(await self._execute("DELETE FROM dsr_rate WHERE window_end <= $1", now))
 
+
+    # -- the anonymisation journal and leases -----------------------------------------
+
+    async def _begin_case(self, record: CaseRecord, stale_before: float) -> CaseRecord | None:
+        rows = await self._fetch(BEGIN_CASE, *case_to_row(record), stale_before)
+        return case_from_row(rows[0]) if rows else None
+
+    async def _finish_case(self, record_id: str, owner: str, state: str, summary: str, now: float) -> bool:
+        status = await self._execute("UPDATE case_records SET state = $1, summary = $2, finished_at = $3 "
+                                     "WHERE record_id = $4 AND owner = $5 AND state = 'started'",
+                                     state, summary, now, record_id, owner)
+        return _count(status) > 0
+
+    async def _case_records(self, case_ids: list[str], helpdesk: str, limit: int) -> list[CaseRecord]:
+        rows = await self._fetch(f"SELECT {CASE_COLUMNS} FROM case_records "
+                                 "WHERE (cardinality($1::text[]) = 0 OR case_id = ANY($1::text[])) "
+                                 "AND ($2 = '' OR helpdesk = $2) ORDER BY started_at DESC, record_id LIMIT $3",
+                                 case_ids, helpdesk, limit)
+        return [case_from_row(row) for row in rows]
+
+    async def _cases_done(self, helpdesk: str, case_ids: list[str]) -> set[str]:
+        rows = await self._fetch("SELECT DISTINCT case_id FROM case_records WHERE helpdesk = $1 AND state = 'done' "
+                                 "AND case_id = ANY($2::text[])", helpdesk, case_ids)
+        return {str(row[0]) for row in rows}
+
+    async def _unfinished_cases(self, helpdesk: str, stale_before: float) -> list[CaseRecord]:
+        rows = await self._fetch(f"SELECT {CASE_COLUMNS} FROM case_records WHERE helpdesk = $1 "
+                                 "AND state = 'started' AND started_at < $2 ORDER BY started_at, record_id",
+                                 helpdesk, stale_before)
+        return [case_from_row(row) for row in rows]
+
+    async def _take_lease(self, name: str, owner: str, now: float, until: float) -> bool:
+        return bool(await self._fetch(TAKE_LEASE, name, owner, until, now))
+
+    async def _release_lease(self, name: str, owner: str) -> None:
+        await self._execute("DELETE FROM leases WHERE name = $1 AND owner = $2", name, owner)
 
 def _count(status: str) -> int:
     """Rows affected, from a command status such as ``DELETE 3``."""

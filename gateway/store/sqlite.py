@@ -30,6 +30,7 @@ from .base import (
     receipt_to_row,
     revocation_from_row,
 )
+from .cases import CASE_COLUMNS, CaseRecord, case_from_row, case_to_row
 from .legal import LEGAL_COLUMNS, LegalRecord, legal_from_row, legal_to_row
 from .requests import (
     EXPORT_COLUMNS,
@@ -157,6 +158,26 @@ CREATE TABLE IF NOT EXISTS dsr_rate (
     count INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dsr_rate_window_end ON dsr_rate (window_end);
+CREATE TABLE IF NOT EXISTS case_records (
+    record_id TEXT PRIMARY KEY,
+    helpdesk TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    action TEXT NOT NULL,
+    state TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL NOT NULL DEFAULT 0,
+    owner TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS case_records_one_started ON case_records (helpdesk, case_id)
+    WHERE state = 'started';
+CREATE INDEX IF NOT EXISTS case_records_case ON case_records (helpdesk, case_id, state);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
 """
 
 _OPEN = ", ".join(f"'{state}'" for state in OPEN_STATES)
@@ -217,6 +238,22 @@ WHERE expires_at > :now AND (
     OR (kind = 'recipient' AND value = :recipient AND (:iat IS NULL OR :iat <= created_at))
 )
 LIMIT 1
+"""
+
+
+BEGIN_CASE = f"""
+INSERT INTO case_records ({CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (helpdesk, case_id) WHERE state = 'started' DO UPDATE SET
+    owner = excluded.owner, started_at = excluded.started_at, trigger = excluded.trigger, action = excluded.action
+WHERE case_records.started_at < ?
+RETURNING {CASE_COLUMNS}
+"""
+
+TAKE_LEASE = """
+INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+WHERE leases.expires_at <= ? OR leases.owner = excluded.owner
+RETURNING owner
 """
 
 
@@ -572,3 +609,41 @@ class SQLiteStore(Store):
         removed = db.execute("DELETE FROM dsr_verifications WHERE expires_at < ?", (verifications_before,)).rowcount
         removed += db.execute("DELETE FROM dsr_exports WHERE expires_at <= ?", (now,)).rowcount
         return removed + db.execute("DELETE FROM dsr_rate WHERE window_end <= ?", (now,)).rowcount
+
+    # -- the anonymisation journal and leases -----------------------------------------
+
+    async def _begin_case(self, record: CaseRecord, stale_before: float) -> CaseRecord | None:
+        rows = await self._fetch(BEGIN_CASE, (*case_to_row(record), stale_before))
+        return case_from_row(rows[0]) if rows else None
+
+    async def _finish_case(self, record_id: str, owner: str, state: str, summary: str, now: float) -> bool:
+        return bool(await self._call(self._execute_sync, "UPDATE case_records SET state = ?, summary = ?, "
+                                     "finished_at = ? WHERE record_id = ? AND owner = ? AND state = 'started'",
+                                     (state, summary, now, record_id, owner)))
+
+    async def _case_records(self, case_ids: list[str], helpdesk: str, limit: int) -> list[CaseRecord]:
+        where = [f"case_id IN ({', '.join('?' * len(case_ids))})"] if case_ids else []
+        params: list[object] = list(case_ids)
+        if helpdesk:
+            where.append("helpdesk = ?")
+            params.append(helpdesk)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = await self._fetch(f"SELECT {CASE_COLUMNS} FROM case_records {clause}"
+                                 "ORDER BY started_at DESC, record_id LIMIT ?", [*params, limit])
+        return [case_from_row(row) for row in rows]
+
+    async def _cases_done(self, helpdesk: str, case_ids: list[str]) -> set[str]:
+        rows = await self._fetch(f"SELECT DISTINCT case_id FROM case_records WHERE helpdesk = ? AND state = 'done' "
+                                 f"AND case_id IN ({', '.join('?' * len(case_ids))})", [helpdesk, *case_ids])
+        return {str(row[0]) for row in rows}
+
+    async def _unfinished_cases(self, helpdesk: str, stale_before: float) -> list[CaseRecord]:
+        rows = await self._fetch(f"SELECT {CASE_COLUMNS} FROM case_records WHERE helpdesk = ? AND state = 'started' "
+                                 "AND started_at < ? ORDER BY started_at, record_id", (helpdesk, stale_before))
+        return [case_from_row(row) for row in rows]
+
+    async def _take_lease(self, name: str, owner: str, now: float, until: float) -> bool:
+        return bool(await self._fetch(TAKE_LEASE, (name, owner, until, now)))
+
+    async def _release_lease(self, name: str, owner: str) -> None:
+        await self._call(self._execute_sync, "DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))

@@ -65,7 +65,8 @@ async def test_schema_layout(pg_dsn: str, pg_schema: str) -> None:
         pg_dsn, pg_schema, "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", pg_schema
     )
     assert {t[0] for t in tables} == {"schema_version", "revocations", "consent_receipts", "legal_basis_records",
-                                     "dsr_verifications", "dsr_requests", "dsr_exports", "dsr_audit", "dsr_rate"}
+                                     "dsr_verifications", "dsr_requests", "dsr_exports", "dsr_audit", "dsr_rate",
+                                     "case_records", "leases"}
     indexes = {row[0] for row in await query(pg_dsn, pg_schema, "SELECT indexname FROM pg_indexes WHERE schemaname = $1", pg_schema)}
     assert {"consent_receipts_consent_id", "consent_receipts_created_at", "revocations_expires_at"} <= indexes
     assert {"revocations_pkey"} <= indexes  # (kind, value)
