@@ -27,6 +27,7 @@ from ..helpdesks.base import Case, HelpdeskAdapter, HelpdeskError
 from ..lib.keyring import decode_secret
 from ..policy.anonymisation import Anonymisation
 from ..sensitive.scanner import Scanner
+from .journal import Journal
 from .plan import invalid_address, plan_case
 from .run import CaseResult, Pace, run_plan
 from .text import Identifiers, pseudonym
@@ -45,12 +46,14 @@ class CaseReport:
     state_refused: str = ""  # the case's state, when refused
     error: str = ""  # when unreadable: the adapter's message
     retryable: bool = False
+    busy: bool = False  # another process holds the case's record
+    links_revoked: int = 0  # link bindings (case, reference, recipient) revoked
 
     @property
     def state(self) -> str:
         if self.result is not None:
             return self.result.state
-        return "refused" if self.state_refused else "unreadable"
+        return "busy" if self.busy else "refused" if self.state_refused else "unreadable"
 
     @property
     def complete(self) -> bool:
@@ -63,7 +66,10 @@ class CaseReport:
 
     def to_dict(self) -> dict[str, Any]:
         if self.result is not None:
-            return self.result.to_dict()
+            return {**self.result.to_dict(), "links_revoked": self.links_revoked}
+        if self.busy:
+            return {"case": self.case, "state": "busy", "retryable": True,
+                    "reason": "another process is anonymising this case now"}
         if self.state_refused:
             return {"case": self.case, "state": "refused", "reason": f"the case is {self.state_refused}: not a "
                     "state the policy allows (anonymisation.states); --force to anonymise it anyway"}
@@ -86,9 +92,13 @@ def pseudonym_of(case: Case, key: bytes, email: str | None) -> tuple[str, str] |
 async def anonymise_cases(
     adapter: HelpdeskAdapter, settings: Anonymisation, *, email: str | None = None, case_id: str | None = None,
     names: Sequence[str] = (), phones: Sequence[str] = (), scanner: Scanner | None = None, dry_run: bool = False,
-    force: bool = False, pace: Pace | None = None,
+    force: bool = False, pace: Pace | None = None, journal: Journal | None = None,
 ) -> list[CaseReport]:
-    """Anonymise (or delete, by ``settings.action``) the cases of ``email``, or the case ``case_id``."""
+    """Anonymise (or delete, by ``settings.action``) the cases of ``email``, or the case ``case_id``.
+
+    With a ``journal`` (not in a dry run), each case is recorded before its first change and after its last,
+    and the links bound to it are revoked; a case another process is on is reported ``busy``.
+    """
     if not settings.keys:
         raise ValueError("anonymisation.keys is empty: pseudonyms need a key")
     if (email is None) == (case_id is None):
@@ -102,31 +112,47 @@ async def anonymise_cases(
         ids = [str(case_id)]
     reports = []
     for one in ids:
-        reports.append(await _one(adapter, settings, one, key, email, names, phones, scanner, dry_run, force, pace))
+        reports.append(await _one(adapter, settings, one, key, email, names, phones, scanner, dry_run, force, pace,
+                                  None if dry_run else journal))
     return reports
 
 
 async def _one(adapter: HelpdeskAdapter, settings: Anonymisation, case_id: str, key: bytes, email: str | None,
                names: Sequence[str], phones: Sequence[str], scanner: Scanner | None, dry_run: bool, force: bool,
-               pace: Pace | None) -> CaseReport:
+               pace: Pace | None, journal: Journal | None) -> CaseReport:
     try:
         if pace is not None:
             await pace()
         case = await adapter.read_case(case_id)
     except HelpdeskError as exc:
+        if journal is not None:
+            journal.count(settings.action, "unreadable")
         return CaseReport(case_id, error=str(exc), retryable=exc.retryable)
     if not force and case.status.strip().casefold() not in settings.states:
+        if journal is not None:
+            journal.count(settings.action, "refused")
         return CaseReport(case.reference or case.id, state_refused=case.status or "without a state")
     made = pseudonym_of(case, key, email)
     if made is None:
+        if journal is not None:
+            journal.count(settings.action, "unreadable")
         return CaseReport(case.reference or case.id, error="the case names no requester address")
     name, address = made
     identifiers = Identifiers.of(emails=[a for a in {address, email or "", case.requester} if a],
                                  phones=phones, names=names)
     plan = plan_case(case, identifiers=identifiers, scanner=scanner, pseudonym=name, action=settings.action,
                      keep_attachments=settings.keep_attachments)
+    record = revoked = None
+    if journal is not None:
+        record = await journal.begin(case.id, plan.action)
+        if record is None:
+            journal.count(plan.action, "busy")
+            return CaseReport(plan.reference or plan.case_id, busy=True)
+        revoked = await journal.revoke_links({case.id, case.reference}, case.requester or email or "")
     result = await run_plan(adapter, plan, dry_run=dry_run, pace=pace)
+    if journal is not None and record is not None:
+        await journal.finish(record, result.state, result.to_dict(), plan.action)
     log.info("case anonymisation", extra={"fields": {
         "adapter": adapter.name, "case": plan.reference or plan.case_id, "action": plan.action,
         "dry_run": dry_run, "state": result.state}})
-    return CaseReport(plan.reference or plan.case_id, result)
+    return CaseReport(plan.reference or plan.case_id, result, links_revoked=revoked or 0)
