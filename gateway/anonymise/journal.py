@@ -32,6 +32,7 @@ from ..links.signing import recipient_hash
 from ..metrics import Metrics
 from ..policy.schema import Policy
 from ..store import Store
+from ..store.base import RevocationKind
 from ..store.cases import CaseRecord
 from .metrics import anonymisation_metrics
 
@@ -84,7 +85,7 @@ class Journal:
         if self.revoke_for <= 0:
             return 0
         now = self.clock()
-        targets = [("case", value) for value in sorted(v for v in case_ids if v)]
+        targets: list[tuple[RevocationKind, str]] = [("case", value) for value in sorted(v for v in case_ids if v)]
         if self.link_salt is not None and requester:
             targets.append(("recipient", recipient_hash(requester, self.link_salt)))
         for kind, value in targets:
