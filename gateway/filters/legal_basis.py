@@ -45,12 +45,12 @@ import orjson
 
 from ..chain import RejectBody
 from ..exchange import LocalReply
+from ..helpdesks.base import HelpdeskError
+from ..helpdesks.webhook import Webhook
 from ..http.encoding import response_charset
 from ..http.forms import Decoded, Unreadable, decode, kind_of
 from ..http.language import pick_language
 from ..http.organisation import organisation_block
-from ..helpdesks.base import HelpdeskError
-from ..helpdesks.webhook import Webhook
 from ..legal import pages, proof
 from ..legal.inject import FormInjector
 from ..legal.notice import Notice

@@ -24,6 +24,13 @@ the anonymiser and the CLI rely on:
   ``[support-7]``, ``#7``, ``Ticket#31007`` and ``7`` all name case 7.
 - An adapter that cannot search or read (``can_search`` false: the webhook)
   raises a non-retryable error from ``find_cases`` and ``read_case``.
+- ``list_cases`` (optional, for retention schedules) lists cases by state
+  and age; an adapter without it raises :class:`NotSupported`.
+- ``add_note`` adds an internal note to a case: a text agents see in the
+  case, never shown or mailed to the requester (the gateway writes there
+  what it did for a data-subject request: counts and references, never a
+  removed value). Unlike the other writes it is not idempotent: a note sent
+  again is a second note. Not every adapter offers it (:class:`NotSupported`).
 - The writing operations are idempotent: doing one again after it was done
   (or after a try whose answer was lost) changes nothing more; deleting what is
   already gone (a 404) is success. So a half-done anonymisation is completed by
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -91,6 +99,17 @@ class CaseRef:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """A case as a listing for the retention schedules gives it: enough to decide whether it is due."""
+
+    id: str
+    reference: str
+    status: str
+    updated: float  # epoch seconds of its last change (the newest message, where the helpdesk keeps no other)
+    requester: str
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     id: str
     reference: str
@@ -144,9 +163,19 @@ class HelpdeskAdapter(abc.ABC):
     async def read_case(self, case_id: str) -> Case:
         """One case with its messages and attachments' metadata."""
 
+    async def list_cases(self, states: Collection[str], updated_before: float, *,
+                         limit: int = 10_000) -> list[CaseSummary]:
+        """Cases in one of ``states`` (compared case-insensitively with the names ``read_case`` gives) last
+        changed before ``updated_before`` (epoch seconds), at most ``limit``: what retention schedules act on."""
+        raise NotSupported(self.name, "list cases")
+
     @abc.abstractmethod
     async def open_case(self, case: NewCase) -> CaseRef:
         """Open a case; the reference the helpdesk gave it."""
+
+    async def add_note(self, case_id: str, text: str) -> None:
+        """Add ``text`` to the case as an internal note: agents see it, the requester never does."""
+        raise NotSupported(self.name, "add note")
 
     async def update_requester(self, case_id: str, name: str, email: str) -> None:
         """Make ``name`` <``email``> the case's requester (the pseudonym); the person's contact is not changed."""

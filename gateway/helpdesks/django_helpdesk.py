@@ -30,6 +30,10 @@ What the API offers, and how the gateway's questions map onto it:
   came in, so it holds what the title held); and whom it was mailed to as
   ``followup_recipients:<id>`` (the addresses, comma-separated).
 
+Retention schedules: ``list_cases`` reads ``GET /api/tickets/?status=<n,...>``
+(the API's one filter) page after page; a ticket's last change is its newest
+follow-up's date, and a ticket without follow-ups has no date and is never due.
+
 Anonymisation (the API's model viewsets; none of these writes mails anybody):
 
 - ``update_requester``: ``PATCH /api/tickets/<id>/`` with ``submitter_email``
@@ -44,6 +48,9 @@ Anonymisation (the API's model viewsets; none of these writes mails anybody):
   read-only in the API: rewriting them is refused, so an address the
   helpdesk mailed stays there until removed on the helpdesk itself.
 - ``update_message``: ``PATCH /api/followups/<id>/`` with ``comment``.
+- ``add_note``: ``POST /api/followups/`` with the ticket, the ``comment`` and
+  ``public`` false (an internal follow-up, by the API's user: django-helpdesk
+  mails it to no submitter); its status and title stay.
 - ``delete_attachment``: ``DELETE /api/followups-attachments/<id>/``. Django
   deletes the record, not the file: it stays in the helpdesk's media storage
   until the site removes orphaned files (e.g. with django-cleanup).
@@ -57,6 +64,8 @@ Anonymisation (the API's model viewsets; none of these writes mails anybody):
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Collection
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import aiohttp
@@ -66,6 +75,7 @@ from .base import (
     Attachment,
     Case,
     CaseRef,
+    CaseSummary,
     HelpdeskAdapter,
     HelpdeskError,
     Message,
@@ -115,20 +125,41 @@ class DjangoHelpdesk(HelpdeskAdapter):
                     return []
                 raise
             return [self._ref(ticket)] if same_address(ticket.get("submitter_email"), email) else []
-        found: list[CaseRef] = []
+        return [self._ref(ticket) async for ticket in self._tickets("find cases")
+                if same_address(ticket.get("submitter_email"), email)]
+
+    async def list_cases(self, states: Collection[str], updated_before: float, *,
+                         limit: int = 10_000) -> list[CaseSummary]:
+        wanted = {state.casefold() for state in states}
+        numbers = [str(number) for number, name in STATUSES.items() if name in wanted]
+        if not numbers:
+            return []
+        found: list[CaseSummary] = []
+        async for ticket in self._tickets("list cases", status=",".join(numbers)):
+            status = STATUSES.get(ticket.get("status"), "")  # type: ignore[arg-type]
+            updated = _last_change(ticket.get("followup_set"))
+            if status in wanted and updated is not None and updated < updated_before:
+                found.append(CaseSummary(str(ticket["id"]), str(ticket["id"]), status, updated,
+                                         _text(ticket.get("submitter_email"))))
+                if len(found) >= limit:
+                    break
+        return found
+
+    async def _tickets(self, operation: str, **params: str) -> AsyncIterator[dict[str, Any]]:
+        """Every ticket of ``GET /api/tickets/`` (with ``params``), page after page."""
         page = 1
         while True:
-            listing = await self.client.get("/api/tickets/", operation="find cases",
-                                            params={"page": page, "page_size": self.page_size})
+            listing = await self.client.get("/api/tickets/", operation=operation,
+                                            params={**params, "page": page, "page_size": self.page_size})
             results = listing.get("results") if isinstance(listing, dict) else None
             if not isinstance(results, list):
-                raise self.client.unexpected("find cases", "no results list")
+                raise self.client.unexpected(operation, "no results list")
             for ticket in results:
-                if isinstance(ticket, dict) and same_address(ticket.get("submitter_email"), email):
-                    found.append(self._ref(ticket))
+                if isinstance(ticket, dict) and isinstance(ticket.get("id"), int):
+                    yield ticket
             count = listing.get("count")
             if not listing.get("next") or not results or (isinstance(count, int) and page * self.page_size >= count):
-                return found
+                return
             page += 1
 
     async def read_case(self, case_id: str) -> Case:
@@ -189,6 +220,13 @@ class DjangoHelpdesk(HelpdeskAdapter):
 
     async def update_message(self, case_id: str, message_id: str, text: str) -> None:
         await self._patch_followup(case_id, message_id, {"comment": text}, "update message")
+
+    async def add_note(self, case_id: str, text: str) -> None:
+        _check_id(self.name, "add note", case_id)
+        followup = await self.client.post("/api/followups/", {"ticket": int(case_id), "comment": text,
+                                                              "public": False, "user": None}, operation="add note")
+        if not isinstance(followup, dict) or str(followup.get("ticket")) != case_id:
+            raise self.client.unexpected("add note", "not a follow-up of that ticket")
 
     async def _patch_followup(self, case_id: str, followup_id: str, change: dict[str, str], operation: str) -> None:
         _check_id(self.name, operation, case_id, followup_id)
@@ -261,6 +299,18 @@ class DjangoHelpdesk(HelpdeskAdapter):
 def _check_id(adapter: str, operation: str, *ids: str) -> None:
     if not all(i.isdigit() for i in ids):
         raise HelpdeskError(f"{adapter}: {operation}: ids are numbers", retryable=False)
+
+
+def _last_change(followups: object) -> float | None:
+    """The newest follow-up's date (the API gives a ticket no modified time); None when it has none."""
+    dates = []
+    for followup in followups if isinstance(followups, list) else []:
+        try:
+            when = datetime.fromisoformat(str(followup.get("date")).replace("Z", "+00:00"))
+        except (AttributeError, ValueError):
+            continue
+        dates.append((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
+    return max(dates) if dates else None
 
 
 def _text(value: object) -> str:

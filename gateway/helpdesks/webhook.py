@@ -23,6 +23,12 @@ again with the same id and body, so the receiver must open one case per
 delivery id. It answers 2xx, optionally with ``{"id": "...", "reference": "..."}``:
 the case it opened. Without them the delivery id stands for the case.
 
+``add_note`` sends ``case.note``, signed the same way, with
+``{"note": {"case": "<case id>", "text": "..."}}``: an internal note for the
+agents of the case the webhook opened (the gateway's account of what it did
+for a request), never to be shown to the requester. Each call is a delivery
+of its own.
+
 A webhook is one-way: there is nothing to ask which cases a requester has or
 what they hold. ``find_cases`` and ``read_case`` raise a non-retryable
 :class:`HelpdeskError` (``can_search`` is false), so an export holds only what
@@ -108,6 +114,9 @@ class Webhook(HelpdeskAdapter):
             "POST", "", operation=operation, data=body, headers=headers, idempotent=True, want_json=False,
             per_try=lambda: {SIGNATURE_HEADER: sign(self.secret, int(time.time()), body)},
         )
+
+    async def add_note(self, case_id: str, text: str) -> None:
+        await self.send("case.note", "note", {"case": case_id, "text": text}, operation="add note")
 
     async def find_cases(self, email: str, reference: str | None = None) -> list[CaseRef]:
         raise HelpdeskError(f"{self.name}: find cases: a webhook cannot search cases", retryable=False)

@@ -21,6 +21,16 @@ needs Zammad's Elasticsearch, as Zammad's own ticket search does.
   a POST that times out is not repeated here.
 - The reference is the ticket's number (Ticket#31001), the id its database id.
 
+Retention schedules: ``list_cases`` reads the states Zammad has
+(``GET /api/v1/ticket_states``; a state it does not have lists nothing), then
+searches ``state.name:("closed" OR ...) AND updated_at:<YYYY-MM-DD`` with
+``sort_by=updated_at``, ``order_by=asc`` (the longest unchanged first),
+``expand=true``, ``page`` and ``per_page`` until a short page or
+Elasticsearch's 10,000 hits. The query's date is two days late, so no time
+zone of the index leaves a due ticket out; each hit's state and
+``updated_at`` are checked exactly (the index may lag behind the ticket),
+and its customer's address is read as for ``find_cases``.
+
 Anonymisation: what Zammad's API allows, and what it does not.
 
 - ``update_requester``: the pseudonym's customer is found
@@ -35,6 +45,8 @@ Anonymisation: what Zammad's API allows, and what it does not.
   and ``delete_attachment`` are not supported. A case whose articles hold
   personal data is deleted instead (``delete_case``), or its customer is
   deleted with the data privacy task.
+- ``add_note``: ``POST /api/v1/ticket_articles`` with the ticket id, type
+  ``note`` and ``internal`` true (agents see it, the customer does not).
 - ``delete_case``: ``DELETE /api/v1/tickets/{id}`` (the token needs the
   ``admin`` permission). A 404 is success once ``/api/v1/users/me`` answers.
 - ``delete_requester``: ``POST /api/v1/data_privacy_tasks`` with
@@ -47,6 +59,8 @@ Anonymisation: what Zammad's API allows, and what it does not.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import aiohttp
@@ -56,6 +70,7 @@ from .base import (
     Attachment,
     Case,
     CaseRef,
+    CaseSummary,
     HelpdeskAdapter,
     HelpdeskError,
     Message,
@@ -68,6 +83,7 @@ from .base import (
 from .client import HelpdeskClient, Sleep, token_or_basic
 
 MAX_PAGES = 1000  # a search that keeps giving new tickets beyond this is not a requester's
+MAX_HITS = 10_000  # Elasticsearch's index.max_result_window: a search pages no further
 
 
 class Zammad(HelpdeskAdapter):
@@ -113,6 +129,53 @@ class Zammad(HelpdeskAdapter):
             for t in sorted(tickets.values(), key=lambda t: int(t["id"]))
             if t.get("customer_id") in theirs and (number is None or _text(t.get("number")) == number)
         ]
+
+    async def list_cases(self, states: Collection[str], updated_before: float, *,
+                         limit: int = 10_000) -> list[CaseSummary]:
+        asked = {state.casefold() for state in states}
+        known = await self.client.get("/api/v1/ticket_states", operation="list cases")
+        if not isinstance(known, list):
+            raise self.client.unexpected("list cases", "not a list of states")
+        names = {s["id"]: s["name"] for s in known if isinstance(s, dict) and isinstance(s.get("id"), int)
+                 and isinstance(s.get("name"), str) and s["name"].casefold() in asked}
+        if not names or limit <= 0:
+            return []
+        wanted = {name.casefold() for name in names.values()}
+        phrases = " OR ".join(f'"{_quoted(name)}"' for name in sorted(set(names.values())))
+        query = f"state.name:({phrases}) AND updated_at:<{_sieve_day(updated_before)}"
+        seen: set[int] = set()
+        due: list[tuple[dict[str, Any], str, float]] = []
+        for page in range(1, MAX_HITS // self.per_page + 1):
+            found = await self.client.get("/api/v1/tickets/search", operation="list cases", params={
+                "query": query, "expand": "true", "sort_by": "updated_at", "order_by": "asc",
+                "page": page, "per_page": self.per_page,
+            })
+            if not isinstance(found, list):
+                raise self.client.unexpected("list cases", "not a list of tickets")
+            fresh = False
+            for ticket in found:
+                if not isinstance(ticket, dict) or not isinstance(ticket.get("id"), int) or ticket["id"] in seen:
+                    continue
+                seen.add(ticket["id"])
+                fresh = True
+                state = ticket.get("state")  # its name, with expand=true
+                if not isinstance(state, str):
+                    state = names.get(ticket.get("state_id"))
+                updated = _epoch(ticket.get("updated_at"))
+                if isinstance(state, str) and state.casefold() in wanted and updated is not None \
+                        and updated < updated_before:
+                    due.append((ticket, state, updated))
+                    if len(due) >= limit:
+                        break
+            if len(due) >= limit or len(found) < self.per_page or not fresh:
+                break
+        emails: dict[object, str] = {}
+        for ticket, _, _ in due:
+            customer = ticket.get("customer_id")
+            if isinstance(customer, int) and customer not in emails:
+                emails[customer] = await self._email_of(customer, "list cases")
+        return [CaseSummary(str(t["id"]), _text(t.get("number")), state, updated,
+                            emails.get(t.get("customer_id"), "")) for t, state, updated in due]
 
     async def read_case(self, case_id: str) -> Case:
         if not case_id.isdigit():
@@ -178,6 +241,14 @@ class Zammad(HelpdeskAdapter):
         if fields:
             raise NotSupported(self.name, "update case", f"fields {', '.join(sorted(fields))}:")
 
+    async def add_note(self, case_id: str, text: str) -> None:
+        _check_id(self.name, "add note", case_id)
+        article = await self.client.post("/api/v1/ticket_articles", {
+            "ticket_id": int(case_id), "body": text, "type": "note", "internal": True,
+            "content_type": "text/plain"}, operation="add note")
+        if not isinstance(article, dict) or article.get("ticket_id") != int(case_id):
+            raise self.client.unexpected("add note", "not an article of that ticket")
+
     async def delete_case(self, case_id: str) -> None:
         _check_id(self.name, "delete case", case_id)
         try:
@@ -218,10 +289,10 @@ class Zammad(HelpdeskAdapter):
         return next((u for u in found if isinstance(u, dict) and isinstance(u.get("id"), int)
                      and same_address(u.get("email"), email)), None)
 
-    async def _email_of(self, user_id: int) -> str:
-        user = await self.client.get(f"/api/v1/users/{user_id}", operation="read customer")
+    async def _email_of(self, user_id: int, operation: str = "read customer") -> str:
+        user = await self.client.get(f"/api/v1/users/{user_id}", operation=operation)
         if not isinstance(user, dict):
-            raise self.client.unexpected("read customer", "not a user")
+            raise self.client.unexpected(operation, "not a user")
         return _text(user.get("email"))
 
 
@@ -255,6 +326,21 @@ def _attachment(attachment: dict[str, Any]) -> Attachment:
 def _check_id(adapter: str, operation: str, *ids: str) -> None:
     if not all(i.isdigit() for i in ids):
         raise HelpdeskError(f"{adapter}: {operation}: ids are numbers", retryable=False)
+
+
+def _sieve_day(before: float) -> str:
+    """The day for the search's ``updated_at:<`` sieve: two days after ``before``'s (UTC), so that the
+    day, read in whatever time zone the index uses, still begins after ``before``."""
+    return (datetime.fromtimestamp(before, UTC) + timedelta(days=2)).date().isoformat()
+
+
+def _epoch(value: object) -> float | None:
+    """Epoch seconds of Zammad's ISO 8601 time (UTC); None when it is not one."""
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _quoted(text: str) -> str:

@@ -21,6 +21,18 @@ Zendesk limits requests per minute: a 429 carries ``Retry-After``, honoured.
 - Pagination URLs are read for their query only and sent to the configured
   base URL, never to whatever host an answer names.
 
+Retention schedules: ``list_cases`` exports the search
+``status:<status> updated<YYYY-MM-DD`` for each status asked
+(``GET /api/v2/search/export`` with ``filter[type]=ticket``, cursor
+pagination by ``page[size]``, ``meta.has_more`` and ``links.next``): unlike
+``search.json`` it is not cut at 1,000 results, and it holds archived
+tickets. A status Zendesk does not have (new, open, pending, hold, solved,
+closed are all it has) lists nothing. The query's date is two days late, so
+no time zone leaves a due ticket out; each hit's status and ``updated_at``
+are checked exactly, and the requesters' addresses are read 100 at a time
+(``GET /api/v2/users/show_many?ids=...``). The export is ordered by creation,
+so ``limit`` keeps the oldest tickets first.
+
 Anonymisation. Zendesk refuses every update of a *closed* ticket (422), so
 a closed ticket's subject and requester cannot change: anonymise tickets when
 solved, before Zendesk closes them, or delete them. Redaction works on closed
@@ -39,6 +51,9 @@ tickets too.
   ``.../comments/{id}/redact.json`` does not): the comment then shows ``▇``
   where the values were, not the labels. A new text that is not such a
   rewrite of the comment is refused (:class:`NotSupported`).
+- ``add_note``: ``PUT /api/v2/tickets/{id}.json`` with a ``comment`` whose
+  ``public`` is false (a private comment: agents only). Like every update it
+  is refused on a closed ticket.
 - ``delete_attachment``: ``PUT /api/v2/tickets/{ticket_id}/comments/{comment_id}/attachments/{id}/redact``
   (Zendesk replaces the file with an empty ``redacted.txt``).
 - ``delete_case``: ``DELETE /api/v2/tickets/{id}.json`` (recoverable for 30
@@ -54,6 +69,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -64,6 +81,7 @@ from .base import (
     Attachment,
     Case,
     CaseRef,
+    CaseSummary,
     HelpdeskAdapter,
     HelpdeskError,
     Message,
@@ -78,6 +96,8 @@ from .redaction import mark_in_html, removed_spans, still_holds
 
 Index = dict[Any, dict[str, Any]]  # sideloaded users or groups by id
 MAX_PAGES = 100  # search stops at 1,000 results (10 pages of 100); comments at 100 pages of 100
+#: A ticket's status: Zendesk's fixed set (custom statuses each map to one of these).
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 
 
 class Zendesk(HelpdeskAdapter):
@@ -131,6 +151,50 @@ class Zendesk(HelpdeskAdapter):
             params = {**params, **following}
         return [_ref(t) for _, t in sorted(found.items())
                 if same_address(_email(users, t.get("requester_id")), email)]
+
+    async def list_cases(self, states: Collection[str], updated_before: float, *,
+                         limit: int = 10_000) -> list[CaseSummary]:
+        asked = {state.casefold() for state in states}
+        due: dict[int, tuple[dict[str, Any], str, float]] = {}
+        for status in (s for s in STATUSES if s in asked):  # one query a status: each a plain keyword search
+            params: dict[str, str | int] = {"query": f"status:{status} updated<{_sieve_day(updated_before)}",
+                                            "filter[type]": "ticket", "page[size]": self.per_page}
+            for _ in range(limit // self.per_page + MAX_PAGES):
+                if len(due) >= limit:
+                    break
+                page = await self.client.get("/api/v2/search/export", operation="list cases", params=params)
+                results = page.get("results") if isinstance(page, dict) else None
+                if not isinstance(results, list):
+                    raise self.client.unexpected("list cases", "no results list")
+                for ticket in results:
+                    if not isinstance(ticket, dict) or not isinstance(ticket.get("id"), int) \
+                            or ticket.get("result_type", "ticket") != "ticket":
+                        continue
+                    updated = _epoch(ticket.get("updated_at"))
+                    if ticket.get("status") == status and updated is not None and updated < updated_before \
+                            and len(due) < limit:
+                        due[ticket["id"]] = (ticket, status, updated)
+                meta, links = page.get("meta"), page.get("links")
+                more = isinstance(meta, dict) and meta.get("has_more") is True and isinstance(links, dict)
+                following = _query_of(links.get("next")) if more and isinstance(links, dict) else None
+                if following is None or not results:
+                    break
+                params = {**params, **following}
+        users = await self._users_by_id({t.get("requester_id") for t, _, _ in due.values()}, "list cases")
+        return [CaseSummary(str(t["id"]), str(t["id"]), status, updated, _email(users, t.get("requester_id")))
+                for t, status, updated in due.values()]
+
+    async def _users_by_id(self, ids: set[object], operation: str) -> Index:
+        """The users with these ids (``show_many``, 100 a request); a user gone is left out."""
+        wanted = sorted(i for i in ids if isinstance(i, int))
+        users: Index = {}
+        for start in range(0, len(wanted), 100):
+            shown = await self.client.get("/api/v2/users/show_many", operation=operation,
+                                          params={"ids": ",".join(map(str, wanted[start:start + 100]))})
+            if not isinstance(shown, dict) or not isinstance(shown.get("users"), list):
+                raise self.client.unexpected(operation, "no users list")
+            users.update(_users(shown))
+        return users
 
     async def read_case(self, case_id: str) -> Case:
         if not case_id.isdigit():
@@ -213,6 +277,10 @@ class Zendesk(HelpdeskAdapter):
             raise self.client.unexpected("update message", "no comment")
         if still_holds(_text(redacted.get("plain_body") or redacted.get("body")), spans):
             raise HelpdeskError(f"{self.name}: update message: the redaction left a value in place", retryable=False)
+
+    async def add_note(self, case_id: str, text: str) -> None:
+        _check_id(self.name, "add note", case_id)
+        await self._put_ticket(case_id, {"comment": {"body": text, "public": False}}, "add note")
 
     async def delete_attachment(self, case_id: str, message_id: str, attachment_id: str) -> None:
         _check_id(self.name, "delete attachment", case_id, message_id, attachment_id)
@@ -334,6 +402,21 @@ def _query_of(url: object) -> dict[str, str | int] | None:
         return None
     pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
     return dict(pairs) if pairs else None
+
+
+def _sieve_day(before: float) -> str:
+    """The day for the search's ``updated<`` sieve: two days after ``before``'s (UTC), so that the day,
+    read in whatever time zone the account uses, still begins after ``before``."""
+    return (datetime.fromtimestamp(before, UTC) + timedelta(days=2)).date().isoformat()
+
+
+def _epoch(value: object) -> float | None:
+    """Epoch seconds of Zendesk's ISO 8601 time (UTC); None when it is not one."""
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _term(text: str) -> str:

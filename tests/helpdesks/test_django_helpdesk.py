@@ -296,3 +296,42 @@ async def test_a_follow_up_of_another_ticket_is_not_taken_for_this_ones(adapter:
     assert info.value.retryable is False and "not a follow-up of that ticket" in str(info.value)
     with pytest.raises(HelpdeskError):
         await adapter.update_message(mine.id, "m1", "x")  # not an id of this helpdesk
+
+
+async def test_a_note_is_an_internal_follow_up_and_the_ticket_stays_as_it_was(
+    adapter: DjangoHelpdesk, django_helpdesk: Helpdesk
+) -> None:
+    ref = await adapter.open_case(NewCase("[DSR-1] Data-subject request: Erasure", "Erase me.", someone()))
+    _, before = await api_ticket(django_helpdesk, ref.id)
+    await adapter.add_note(ref.id, "Erasure done: 2 cases anonymised.")
+    status, after = await api_ticket(django_helpdesk, ref.id)
+    assert status == 200
+    followups = after["followup_set"]
+    assert isinstance(followups, list)
+    [note] = [f for f in followups if f["comment"] == "Erasure done: 2 cases anonymised."]
+    assert note["public"] is False and note["user"] is not None  # by the API's user, not the submitter
+    assert {k: after[k] for k in ("title", "status", "submitter_email", "queue")} == {
+        k: before[k] for k in ("title", "status", "submitter_email", "queue")}
+    case = await adapter.read_case(ref.id)
+    assert [m.public for m in case.messages if m.text == "Erasure done: 2 cases anonymised."] == [False]
+    with pytest.raises(HelpdeskError) as missing:
+        await adapter.add_note("999999", "nobody's")
+    assert not missing.value.retryable
+
+
+async def test_cases_are_listed_by_state_and_last_change_for_retention(adapter: DjangoHelpdesk) -> None:
+    import time
+
+    who = someone()
+    closed = await adapter.open_case(NewCase(title="Old and closed", body="b", requester=who))
+    still_open = await adapter.open_case(NewCase(title="Old and open", body="b", requester=who))
+    await adapter.client.send_json("PATCH", f"/api/tickets/{closed.id}/", {"status": 4}, operation="close")
+    later = time.time() + 5
+    listed = {c.id: c for c in await adapter.list_cases(["closed", "resolved"], later)}
+    assert closed.id in listed and still_open.id not in listed
+    mine = listed[closed.id]
+    assert (mine.status, mine.requester, mine.reference) == ("closed", who, closed.id)
+    assert later - 120 < mine.updated < later  # its follow-up's date
+    assert closed.id not in {c.id for c in await adapter.list_cases(["closed"], mine.updated - 1)}  # not yet due
+    assert await adapter.list_cases(["spam"], later) == []  # no such state in django-helpdesk
+    assert len(await adapter.list_cases(["closed", "open"], later, limit=1)) == 1

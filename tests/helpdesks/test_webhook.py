@@ -154,3 +154,13 @@ def test_verify_signature_accepts_the_signed_body_only_in_time() -> None:
     assert verify_signature(secret, rotated, body, now=now)
     for broken in ("", f"t={now}", "v1=abc", f"t=soon,v1={header.rpartition('v1=')[2]}", "garbage"):
         assert not verify_signature(secret, broken, body, now=now), broken
+
+
+async def test_a_note_is_a_signed_case_note_event(receiver: Receiver) -> None:
+    async with Webhook(settings_for(receiver)) as adapter:
+        await adapter.add_note("41", "Erasure done: 2 cases anonymised.")
+    [delivery] = receiver.deliveries  # the receiver verified its signature
+    body, headers = delivery["body"], delivery["headers"]
+    assert body["event"] == "case.note" and headers["X-Privacy-Gateway-Event"] == "case.note"
+    assert body["note"] == {"case": "41", "text": "Erasure done: 2 cases anonymised."}
+    assert headers["X-Privacy-Gateway-Delivery"] == body["delivery"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 
@@ -294,3 +295,67 @@ async def test_deleting_the_requester_queues_zammads_data_privacy_task(zammad: F
     assert jane not in zammad.users and janes["id"] not in zammad.tickets and bobs["id"] in zammad.tickets
     await adapter.delete_requester(JANE)  # nobody with that address: nothing to do
     assert len(zammad.seen("/api/v1/data_privacy_tasks", "POST")) == 2
+
+
+async def test_a_note_is_an_internal_article_the_customer_does_not_see(zammad: FakeZammad, adapter: Zammad) -> None:
+    ticket = zammad.add_ticket(zammad.add_user(JANE), "Erasure request", articles=[{"body": "Erase me."}])
+    await adapter.add_note(str(ticket["id"]), "Erasure done: 2 cases anonymised.")
+    [posted] = zammad.seen("/api/v1/ticket_articles", "POST")
+    assert posted.json() == {"ticket_id": ticket["id"], "body": "Erasure done: 2 cases anonymised.", "type": "note",
+                             "internal": True, "content_type": "text/plain"}
+    case = await adapter.read_case(str(ticket["id"]))
+    assert [(m.text, m.public) for m in case.messages] == [
+        ("Erase me.", True), ("Erasure done: 2 cases anonymised.", False)]
+    with pytest.raises(HelpdeskError) as missing:
+        await adapter.add_note("999", "nobody's")
+    assert (missing.value.status, missing.value.retryable) == (422, False)
+
+
+def at(stamp: str) -> float:
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+async def test_cases_are_listed_by_state_and_last_change_for_retention(
+    zammad: FakeZammad, adapter: Zammad, waits: Waits
+) -> None:
+    jane, bob = zammad.add_user(JANE), zammad.add_user("bob@example.com")
+
+    def ticket(customer: int, state_id: int, updated: str) -> int:
+        made = zammad.add_ticket(customer, f"{zammad.states[state_id]} {updated}")
+        made.update(state_id=state_id, updated_at=updated)
+        return int(made["id"])
+
+    oldest = ticket(bob, 4, "2023-05-01T08:00:00.000Z")
+    merged = ticket(jane, 5, "2024-02-01T08:00:00.000Z")
+    closed = ticket(jane, 4, "2024-06-30T23:00:00.000Z")
+    ticket(jane, 4, "2024-07-01T12:00:00.000Z")  # after the cut, on a day the search's sieve lets through
+    ticket(jane, 2, "2023-01-01T08:00:00.000Z")  # open
+    ticket(jane, 4, "2025-01-01T08:00:00.000Z")  # closed recently
+    reopened = ticket(bob, 2, "2024-01-01T08:00:00.000Z")
+    zammad.stale_index[reopened] = {"state_id": 4}  # the index has not seen it reopened yet
+    adapter.per_page = 2
+    cut = at("2024-07-01T00:00:00+00:00")
+
+    listed = await adapter.list_cases(["Closed", "merged", "spam"], cut)
+
+    assert [(c.id, c.status, c.requester) for c in listed] == [
+        (str(oldest), "closed", "bob@example.com"), (str(merged), "merged", JANE), (str(closed), "closed", JANE)]
+    assert (listed[0].reference, listed[0].updated) == (str(31000 + oldest), at("2023-05-01T08:00:00+00:00"))
+    searches = zammad.seen("/api/v1/tickets/search")
+    assert [s.query["page"] for s in searches] == ["1", "2", "3"]  # five hits, two a page: the short third ends it
+    for search in searches:
+        assert search.query["query"] == 'state.name:("closed" OR "merged") AND updated_at:<2024-07-03'
+        assert (search.query["sort_by"], search.query["order_by"]) == ("updated_at", "asc")
+        assert (search.query["expand"], search.query["per_page"]) == ("true", "2")
+    assert len(zammad.seen(f"/api/v1/users/{jane}")) == len(zammad.seen(f"/api/v1/users/{bob}")) == 1
+
+    # The limit stops the paging; a 429 is waited out as before.
+    zammad.fail("/api/v1/tickets/search", 429, headers={"Retry-After": "2"})
+    before = len(zammad.seen("/api/v1/tickets/search"))
+    assert [c.id for c in await adapter.list_cases(["closed", "merged"], cut, limit=2)] == [str(oldest), str(merged)]
+    assert len(zammad.seen("/api/v1/tickets/search")) - before == 3 and waits == [2.0]  # pages 1 (twice) and 2
+
+    # A state Zammad does not have lists nothing, and nothing is searched.
+    asked = len(zammad.requests)
+    assert await adapter.list_cases(["spam"], cut) == []
+    assert [r.path for r in zammad.requests[asked:]] == ["/api/v1/ticket_states"]

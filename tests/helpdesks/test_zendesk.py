@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 
@@ -298,3 +299,62 @@ async def test_a_case_and_a_requester_are_deleted_for_good(zendesk: FakeZendesk,
     await adapter.delete_requester(JANE)  # nobody with that address any more
     assert Zendesk.capabilities == {"update_requester", "update_case", "update_message", "delete_attachment",
                                     "delete_case", "delete_requester"}
+
+
+async def test_a_note_is_a_private_comment(zendesk: FakeZendesk, adapter: Zendesk) -> None:
+    ticket = zendesk.add_ticket(zendesk.add_user(JANE, "Jane Doe"), "Erasure request",
+                                comments=[{"body": "Erase me."}])
+    await adapter.add_note(str(ticket["id"]), "Erasure done: 2 cases anonymised.")
+    [put] = zendesk.seen(f"/api/v2/tickets/{ticket['id']}.json", "PUT")
+    assert put.json() == {"ticket": {"comment": {"body": "Erasure done: 2 cases anonymised.", "public": False}}}
+    case = await adapter.read_case(str(ticket["id"]))
+    assert [(m.text, m.public) for m in case.messages] == [
+        ("Erase me.", True), ("Erasure done: 2 cases anonymised.", False)]
+    assert ticket["subject"] == "Erasure request"
+
+
+def at(stamp: str) -> float:
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+async def test_cases_are_listed_by_state_and_last_change_for_retention(
+    zendesk: FakeZendesk, adapter: Zendesk, waits: Waits
+) -> None:
+    jane, bob = zendesk.add_user(JANE, "Jane Doe"), zendesk.add_user("bob@example.com")
+
+    def ticket(requester: int, status: str, updated: str) -> int:
+        made = zendesk.add_ticket(requester, f"{status} {updated}", status=status)
+        made["updated_at"] = updated
+        return int(made["id"])
+
+    closed = [ticket(jane, "closed", f"2023-0{n}-01T08:00:00Z") for n in (3, 1, 2)]
+    solved = ticket(bob, "solved", "2024-06-30T23:00:00Z")
+    ticket(jane, "closed", "2024-07-01T12:00:00Z")  # after the cut, on a day the search's sieve lets through
+    ticket(jane, "open", "2023-01-01T08:00:00Z")
+    ticket(bob, "closed", "2025-01-01T08:00:00Z")  # closed recently
+    adapter.per_page = 2
+    cut = at("2024-07-01T00:00:00+00:00")
+
+    listed = await adapter.list_cases(["Solved", "closed", "merged"], cut)
+
+    assert [(c.id, c.status, c.requester) for c in listed] == [(str(solved), "solved", "bob@example.com")] + [
+        (str(i), "closed", JANE) for i in closed]  # each status by creation, as the export gives them
+    assert (listed[1].reference, listed[1].updated) == (str(closed[0]), at("2023-03-01T08:00:00+00:00"))
+    exports = zendesk.seen("/api/v2/search/export")
+    assert [e.query["query"] for e in exports] == ["status:solved updated<2024-07-03"] + [
+        "status:closed updated<2024-07-03"] * 2  # four closed hits, two a page
+    assert all(e.query["filter[type]"] == "ticket" and e.query["page[size]"] == "2" for e in exports)
+    assert "page[after]" not in exports[1].query and "page[after]" in exports[2].query
+    [shown] = zendesk.seen("/api/v2/users/show_many")
+    assert shown.query["ids"] == f"{jane},{bob}" and shown.headers["Authorization"] == AUTH
+
+    # The limit stops the paging; a 429 is waited out as before.
+    zendesk.fail("/api/v2/search/export", 429, headers={"Retry-After": "3"})
+    before = len(zendesk.seen("/api/v2/search/export"))
+    assert [c.id for c in await adapter.list_cases(["solved", "closed"], cut, limit=2)] == [str(solved), str(closed[0])]
+    assert len(zendesk.seen("/api/v2/search/export")) - before == 3 and waits == [3.0]
+
+    # A status Zendesk does not have lists nothing, and nothing is asked.
+    asked = len(zendesk.requests)
+    assert await adapter.list_cases(["merged"], cut) == []
+    assert len(zendesk.requests) == asked

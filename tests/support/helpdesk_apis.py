@@ -14,6 +14,10 @@ user, ticket creation), checks the credentials, and records every request::
 Their searches match words, as Elasticsearch and Zendesk's index do, not
 whole addresses: a search for jane@example.com also finds
 mary.jane@example.com's tickets, which the adapters must drop themselves.
+The retention listings (Zammad's search by ``state.name`` and ``updated_at``,
+Zendesk's search export by ``status`` and ``updated``) compare dates by the
+day, as a search does, and Zammad's index may lag behind its tickets
+(``stale_index``).
 
 The anonymisation's endpoints behave as their helpdesks document them:
 Zammad updates a ticket's title and customer, deletes tickets, makes users, and
@@ -134,6 +138,9 @@ class FakeZammad(FakeApi):
     articles: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     groups: dict[str, int] = field(default_factory=lambda: {"Users": 1, "Privacy requests": 3})
     privacy_tasks: list[dict[str, Any]] = field(default_factory=list)
+    states: dict[int, str] = field(default_factory=lambda: {  # Zammad's default ticket states
+        1: "new", 2: "open", 3: "pending reminder", 4: "closed", 5: "merged", 6: "removed", 7: "pending close"})
+    stale_index: dict[int, dict[str, Any]] = field(default_factory=dict)  # what the index still holds of a ticket
     _clock: int = 0
     _articles_made: int = 0
 
@@ -200,7 +207,7 @@ class FakeZammad(FakeApi):
         names = {v: k for k, v in self.groups.items()}
         return {
             **ticket, "group": names[ticket["group_id"]],
-            "state": {1: "new", 2: "open", 4: "closed"}[ticket["state_id"]],
+            "state": self.states[ticket["state_id"]],
             "priority": "2 normal", "owner": "-", "customer": self.users[ticket["customer_id"]]["login"],
             "organization": None, "created_by": "agent@example.com", "updated_by": "agent@example.com",
             "article_ids": [a["id"] for a in self.articles[ticket["id"]]],
@@ -209,7 +216,12 @@ class FakeZammad(FakeApi):
     async def route(self, seen: Seen) -> web.StreamResponse:
         path, method = seen.path, seen.method
         if path == "/api/v1/tickets/search" and method == "GET":
+            if seen.query.get("query", "").startswith("state.name:"):
+                return self._search_by_state(seen)
             return self._search(seen)
+        if path == "/api/v1/ticket_states" and method == "GET":
+            return web.json_response([{"id": i, "state_type_id": i, "name": name, "next_state_id": None,
+                                       "active": True, "note": None} for i, name in self.states.items()])
         if path == "/api/v1/tickets" and method == "POST":
             return self._create(seen.json())
         if (found := re.fullmatch(r"/api/v1/tickets/(\d+)", path)) and method == "GET":
@@ -239,6 +251,8 @@ class FakeZammad(FakeApi):
                 return web.json_response({"error": "Email address is already used for another user."}, status=422)
             user_id = self.add_user(body["email"], body.get("firstname", ""), body.get("lastname", ""))
             return web.json_response(self.users[user_id], status=201)
+        if path == "/api/v1/ticket_articles" and method == "POST":
+            return self._note(seen.json())
         if path == "/api/v1/data_privacy_tasks" and method == "GET":
             return web.json_response(self.privacy_tasks)
         if path == "/api/v1/data_privacy_tasks" and method == "POST":
@@ -258,6 +272,16 @@ class FakeZammad(FakeApi):
         ticket.update({k: v for k, v in body.items() if k in ("title", "customer_id")})
         ticket["updated_at"] = self._tick()
         return web.json_response(ticket)
+
+    def _note(self, body: dict[str, Any]) -> web.Response:
+        ticket_id = body.get("ticket_id")
+        if ticket_id not in self.tickets:
+            return web.json_response({"error": "No lookup value found for 'ticket_id'"}, status=422)
+        self.add_article(ticket_id, body=body.get("body", ""), sender="Agent", internal=bool(body.get("internal")))
+        article = self.articles[ticket_id][-1]
+        article["type"] = body.get("type", "note")
+        article["content_type"] = body.get("content_type", "text/html")
+        return web.json_response(article, status=201)
 
     def _privacy_task(self, body: dict[str, Any]) -> web.Response:
         if body.get("deletable_type") != "User" or body.get("deletable_id") not in self.users:
@@ -294,6 +318,21 @@ class FakeZammad(FakeApi):
         per_page = min(200, int(seen.query.get("per_page", "50")))
         page = int(seen.query.get("page", "1"))
         return web.json_response(hits[(page - 1) * per_page: page * per_page])
+
+    def _search_by_state(self, seen: Seen) -> web.Response:
+        """``state.name:("a" OR "b") AND updated_at:<YYYY-MM-DD``, matched against the index (which may lag)."""
+        wanted = re.fullmatch(r'state\.name:\(((?:"[^"]*"(?: OR )?)+)\) AND updated_at:<(\d{4}-\d{2}-\d{2})',
+                              seen.query.get("query", ""))
+        if wanted is None:
+            return web.json_response({"error": "query is not understood"}, status=422)
+        names, day = set(re.findall(r'"([^"]*)"', wanted.group(1))), wanted.group(2)
+        indexed = {i: {**t, **self.stale_index.get(i, {})} for i, t in self.tickets.items()}
+        hits = [i for i, t in indexed.items() if self.states[t["state_id"]] in names and t["updated_at"][:10] < day]
+        if seen.query.get("sort_by") == "updated_at":
+            hits.sort(key=lambda i: (indexed[i]["updated_at"], i), reverse=seen.query.get("order_by") != "asc")
+        per_page = min(200, int(seen.query.get("per_page", "50")))
+        page = int(seen.query.get("page", "1"))
+        return web.json_response([self.expanded(self.tickets[i]) for i in hits[(page - 1) * per_page: page * per_page]])
 
     def _create(self, body: dict[str, Any]) -> web.Response:
         group = body.get("group_id") or self.groups.get(body.get("group", ""))
@@ -408,6 +447,14 @@ class FakeZendesk(FakeApi):
         path, method = seen.path, seen.method
         if path == "/api/v2/search.json" and method == "GET":
             return self._search(seen)
+        if path == "/api/v2/search/export" and method == "GET":
+            return self._export(seen)
+        if path == "/api/v2/users/show_many" and method == "GET":
+            ids = [int(i) for i in seen.query.get("ids", "").split(",") if i.isdigit()]
+            if len(ids) > 100:
+                return web.json_response({"error": "InvalidValue", "description": "at most 100 ids"}, status=400)
+            return web.json_response({"users": [self.users[i] for i in ids if i in self.users], "count": None,
+                                      "next_page": None, "previous_page": None})
         if path == "/api/v2/tickets.json" and method == "POST":
             return self._create(seen)
         if (found := re.fullmatch(r"/api/v2/tickets/(\d+)\.json", path)) and method == "GET":
@@ -461,6 +508,10 @@ class FakeZendesk(FakeApi):
             ticket["subject"] = ticket["raw_subject"] = change["subject"]
         if "requester_id" in change:
             ticket["requester_id"] = change["requester_id"]
+        if isinstance(change.get("comment"), dict):
+            comment = change["comment"]
+            self.add_comment(ticket_id, body=comment.get("body", ""), author_id=self.agent,
+                             public=comment.get("public", True) is not False)
         ticket["updated_at"] = self._tick()
         return web.json_response({"ticket": ticket, "audit": {"id": 1}})
 
@@ -529,6 +580,29 @@ class FakeZendesk(FakeApi):
             answer["users"] = self._sideload({t["requester_id"] for t in results}
                                              | {t["assignee_id"] for t in results})
         return web.json_response(answer)
+
+    def _export(self, seen: Seen) -> web.Response:
+        """``status:<s> updated<YYYY-MM-DD``, tickets only (``filter[type]``), by creation, with cursor pages."""
+        query = seen.query.get("query", "")
+        if seen.query.get("filter[type]") != "ticket" or "type:" in query:
+            return web.json_response({"error": "InvalidParameter", "description": "filter[type] is required, "
+                                      "type: in the query is not allowed"}, status=400)
+        wanted = re.fullmatch(r"status:(\w+) updated<(\d{4}-\d{2}-\d{2})", query)
+        size = int(seen.query.get("page[size]", "100"))
+        if wanted is None or size > 1000:
+            return web.json_response({"error": "InvalidValue", "description": "Invalid search"}, status=400)
+        hits = [t for t in sorted(self.tickets.values(), key=lambda t: (t["created_at"], t["id"]))
+                if t["status"] == wanted.group(1) and t["updated_at"][:10] < wanted.group(2)]
+        after = seen.query.get("page[after]")
+        start = int(base64.b64decode(after)) if after else 0
+        more = start + size < len(hits)
+        cursor = base64.b64encode(str(start + size).encode()).decode()
+        return web.json_response({
+            "results": [{**t, "result_type": "ticket"} for t in hits[start:start + size]], "facets": None,
+            "meta": {"has_more": more, "after_cursor": cursor if more else None, "before_cursor": None},
+            "links": {"prev": None, "next": self._link(seen.path, **{**dict(seen.query), "page[after]": cursor})
+                      if more else None},
+        })
 
     def _comments(self, seen: Seen, ticket_id: int) -> web.Response:
         if ticket_id not in self.tickets:

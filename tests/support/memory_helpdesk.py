@@ -8,15 +8,29 @@ holds, so a test can read back what happened::
     helpdesk.fail_next("update_message", HelpdeskError("memory: update message: answered 503", retryable=True))
     helpdesk.writes_forbidden = True     # a dry run: any write fails the test
     helpdesk.calls                       # [("update_message", ("7", "m1", "...")), ...]
+    helpdesk.notes                       # {"7": ["an internal note", ...]}: what add_note added
+
+``open_case`` adds an open case (ids from 900) whose requester is the new case's.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from datetime import datetime
 from typing import ClassVar
 
-from gateway.helpdesks.base import OPERATIONS, Case, CaseRef, HelpdeskAdapter, HelpdeskError, NewCase, Operation
+from gateway.helpdesks.base import (
+    OPERATIONS,
+    Case,
+    CaseRef,
+    CaseSummary,
+    HelpdeskAdapter,
+    HelpdeskError,
+    Message,
+    NewCase,
+    Operation,
+)
 
 
 class MemoryHelpdesk(HelpdeskAdapter):
@@ -29,6 +43,7 @@ class MemoryHelpdesk(HelpdeskAdapter):
         self.failures: dict[str, list[BaseException]] = {}
         self.writes_forbidden = False
         self.effects = 0  # writes that changed something
+        self.notes: dict[str, list[str]] = {}  # internal notes by case id, in order
         if capabilities is not None:
             self.capabilities = frozenset(capabilities)  # type: ignore[misc]
 
@@ -54,6 +69,15 @@ class MemoryHelpdesk(HelpdeskAdapter):
         return [CaseRef(c.id, c.reference, c.title) for c in self.cases.values()
                 if c.requester.casefold() == email.casefold()]
 
+    async def list_cases(self, states: Collection[str], updated_before: float, *,
+                         limit: int = 10_000) -> list[CaseSummary]:
+        """By ``Case.updated`` (ISO 8601; a case without it is never due), in id order."""
+        self._call("list_cases", tuple(states), updated_before)
+        wanted = {state.casefold() for state in states}
+        found = [CaseSummary(c.id, c.reference, c.status, datetime.fromisoformat(c.updated).timestamp(), c.requester)
+                 for c in self.cases.values() if c.status.casefold() in wanted and c.updated]
+        return [c for c in found if c.updated < updated_before][:limit]
+
     async def read_case(self, case_id: str) -> Case:
         self._call("read_case", case_id)
         if case_id not in self.cases:
@@ -61,7 +85,18 @@ class MemoryHelpdesk(HelpdeskAdapter):
         return self.cases[case_id]
 
     async def open_case(self, case: NewCase) -> CaseRef:
-        raise NotImplementedError
+        self._call("open_case", case.title)
+        number = str(900 + sum(1 for c in self.cases if c.startswith("9")))
+        self.cases[number] = Case(number, f"DSAR-{number}", case.title, "open", case.queue or "dsar",
+                                  "2025-01-01T00:00:00", "2025-01-01T00:00:00", case.requester,
+                                  (Message(f"{number}-1", "gateway", "2025-01-01T00:00:00", case.body),))
+        return CaseRef(number, f"DSAR-{number}", case.title)
+
+    async def add_note(self, case_id: str, text: str) -> None:
+        self._call("add_note", case_id, text)
+        if case_id not in self.cases:
+            raise HelpdeskError("memory: add note: answered 404 (not found)", retryable=False, status=404)
+        self.notes.setdefault(case_id, []).append(text)
 
     async def update_requester(self, case_id: str, name: str, email: str) -> None:
         self._call("update_requester", case_id, name, email)
