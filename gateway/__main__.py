@@ -244,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .legal.cli import add_legal_basis_commands
 
     add_legal_basis_commands(sub)
+    from .anonymise.cli import add_cases_commands
+
+    add_cases_commands(sub)
     from .requests.cli import add_requests_commands
 
     add_requests_commands(sub)

@@ -72,5 +72,5 @@ class Runtime:
 
 
 def needs_store(policy: Policy) -> bool:
-    """Whether an enabled filter keeps durable state under this policy."""
-    return any(cls.uses_store and cls.enabled_in(policy) for cls in FILTER_CLASSES)
+    """Whether an enabled filter keeps durable state under this policy, or anonymisation records its cases."""
+    return policy.anonymisation.enabled or any(cls.uses_store and cls.enabled_in(policy) for cls in FILTER_CLASSES)

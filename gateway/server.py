@@ -18,6 +18,8 @@ import aiohttp
 from aiohttp import web
 
 from .admin import make_admin_app
+from .anonymise.metrics import anonymisation_metrics
+from .anonymise.schedule import RetentionRunner
 from .http.framing import require_compiled_parser
 from .http.upstream_client import UpstreamPool
 from .listener import ProxyServer
@@ -67,6 +69,10 @@ class Gateway:
         self._store_probe = StoreProbe(lambda: self.runtime.store)
         # The data-subject requests' work after verification (helpdesk case, mails, export), retried until done.
         self.requests_worker = RequestsWorker(lambda: portal_of(self.runtime), self.metrics)
+        # Retention schedules: one run per anonymisation.every among all replicas (a lease in the store).
+        self.retention = RetentionRunner(self._current_retention, self.metrics)
+        # The anonymisation families are exported from the start, before the first case or schedule run.
+        anonymisation_metrics(self.metrics)
         self.public_port = 0
         self.admin_port = 0
         self.smtp_port = 0
@@ -171,6 +177,7 @@ class Gateway:
         self._flush_metrics()
         self._store_probe.start()
         self.requests_worker.start()
+        self.retention.start()
         if watch and self.policy_path is not None:
             self._watcher = PolicyWatcher(self.policy_path, self.reload, interval=watch_interval)
             self._watcher.start()
@@ -258,6 +265,10 @@ class Gateway:
             self._metrics_timer.cancel()
         self._metrics_timer = asyncio.get_running_loop().call_later(_METRICS_FLUSH_EVERY, self._flush_metrics)
 
+    def _current_retention(self) -> tuple[Policy, Store] | None:
+        store = self.runtime.store
+        return None if store is None else (self.runtime.policy, store)
+
     def _current_relay(self) -> CompiledRelay:
         # A reload that turns the relay off keeps the last one until a restart (listeners are bound once).
         relay = self.runtime.relay or self._last_relay
@@ -319,6 +330,7 @@ class Gateway:
         self._upstreams.clear()
         await self._store_probe.stop()
         await self.requests_worker.stop()
+        await self.retention.stop()
         for store in self._stores.values():
             await store.close()
         self._stores.clear()

@@ -19,7 +19,7 @@ changes nothing more.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,12 +92,13 @@ def pseudonym_of(case: Case, key: bytes, email: str | None) -> tuple[str, str] |
 async def anonymise_cases(
     adapter: HelpdeskAdapter, settings: Anonymisation, *, email: str | None = None, case_id: str | None = None,
     names: Sequence[str] = (), phones: Sequence[str] = (), scanner: Scanner | None = None, dry_run: bool = False,
-    force: bool = False, pace: Pace | None = None, journal: Journal | None = None,
+    force: bool = False, pace: Pace | None = None, journal: Journal | None = None, exclude: Collection[str] = (),
 ) -> list[CaseReport]:
     """Anonymise (or delete, by ``settings.action``) the cases of ``email``, or the case ``case_id``.
 
     With a ``journal`` (not in a dry run), each case is recorded before its first change and after its last,
-    and the links bound to it are revoked; a case another process is on is reported ``busy``.
+    and the links bound to it are revoked; a case another process is on is reported ``busy``. The cases whose
+    ids are in ``exclude`` are left alone (an erasure request's own case, which is its record).
     """
     if not settings.keys:
         raise ValueError("anonymisation.keys is empty: pseudonyms need a key")
@@ -107,7 +108,7 @@ async def anonymise_cases(
     if email is not None:
         if pace is not None:
             await pace()
-        ids = [ref.id for ref in await adapter.find_cases(email)]
+        ids = [ref.id for ref in await adapter.find_cases(email) if ref.id not in exclude]
     else:
         ids = [str(case_id)]
     reports = []

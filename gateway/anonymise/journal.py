@@ -69,7 +69,7 @@ class Journal:
         lifetimes = [policy.links.ttl, *(rule.ttl for rule in policy.links.rules if rule.ttl)]
         if link is not None and link.ttl:
             lifetimes.append(link.ttl)
-        return cls(store, helpdesk, trigger, owner=owner or owner_name(),
+        return cls(store, helpdesk, trigger, owner=owner or owner_name(), stale_after=policy.anonymisation.lease,
                    link_salt=link.recipient_salt.encode("utf-8") if link and link.recipient_salt else None,
                    revoke_for=max(lifetimes) + policy.links.leeway, metrics=metrics)
 

@@ -78,8 +78,14 @@ class Anonymisation(Model):
         "attachment is deleted. Absent: none kept.",
     )
     schedules: tuple[Schedule, ...] = Field((), description="Retention rules, run by the gateway. Absent: none.")
+    min_confidence: float = Field(0.3, ge=0.0, le=1.0, description="The detectors' confidence from which a "
+                                  "finding in a case is replaced (lower than the page rules': on erasure a missed "
+                                  "identifier costs more than a number replaced). Absent: 0.3.")
     every: Duration = Field(3600.0, ge=60, description="How often the gateway runs the schedules (one replica "
                             "at a time, by a lease in the store). Absent: 1h.")
+    lease: Duration = Field(600.0, ge=5, le=86400, description="How long a replica's hold on a schedule run, "
+                            "or on a case it is anonymising, lasts without being renewed: after a crash, another "
+                            "replica takes the run and completes the case once this has passed. Absent: 10m.")
     batch_size: int = Field(100, ge=1, le=10_000, description="Cases handled in one batch of a schedule. "
                             "Absent: 100.")
     rate_limit: float = Field(5.0, gt=0, le=1000, description="Requests per second to the helpdesk's API, at "

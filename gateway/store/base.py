@@ -601,12 +601,15 @@ class Store(abc.ABC):
         _check_time("stale_before", stale_before)
         return await self._unfinished_cases(helpdesk, float(stale_before))
 
-    async def take_lease(self, name: str, owner: str, now: float, until: float) -> bool:
-        """Hold the lease ``name`` until ``until`` if it is free, expired or already ``owner``'s."""
+    async def take_lease(self, name: str, owner: str, now: float, until: float, *, renew: bool = True) -> bool:
+        """Hold the lease ``name`` until ``until`` if it is free, expired or (``renew``) already ``owner``'s.
+
+        ``renew=False`` takes it only once it has run out, even from its holder: an interval, once per term.
+        """
         check_lease(name, owner)
         _check_time("now", now)
         _check_time("until", until)
-        return await self._take_lease(name, owner, float(now), float(until))
+        return await self._take_lease(name, owner, float(now), float(until), bool(renew))
 
     async def release_lease(self, name: str, owner: str) -> None:
         """Give the lease up (only if ``owner`` holds it), so another replica need not wait for it to run out."""
@@ -629,7 +632,7 @@ class Store(abc.ABC):
     async def _unfinished_cases(self, helpdesk: str, stale_before: float) -> list[CaseRecord]: ...
 
     @abc.abstractmethod
-    async def _take_lease(self, name: str, owner: str, now: float, until: float) -> bool: ...
+    async def _take_lease(self, name: str, owner: str, now: float, until: float, renew: bool) -> bool: ...
 
     @abc.abstractmethod
     async def _release_lease(self, name: str, owner: str) -> None: ...

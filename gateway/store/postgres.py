@@ -296,7 +296,7 @@ RETURNING {CASE_COLUMNS}
 TAKE_LEASE = """
 INSERT INTO leases (name, owner, expires_at) VALUES ($1, $2, $3)
 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-WHERE leases.expires_at <= $4 OR leases.owner = excluded.owner
+WHERE leases.expires_at <= $4 OR ($5 AND leases.owner = excluded.owner)
 RETURNING owner
 """
 
@@ -646,8 +646,8 @@ class PostgresStore(Store):
                                  helpdesk, stale_before)
         return [case_from_row(row) for row in rows]
 
-    async def _take_lease(self, name: str, owner: str, now: float, until: float) -> bool:
-        return bool(await self._fetch(TAKE_LEASE, name, owner, until, now))
+    async def _take_lease(self, name: str, owner: str, now: float, until: float, renew: bool) -> bool:
+        return bool(await self._fetch(TAKE_LEASE, name, owner, until, now, renew))
 
     async def _release_lease(self, name: str, owner: str) -> None:
         await self._execute("DELETE FROM leases WHERE name = $1 AND owner = $2", name, owner)

@@ -252,7 +252,7 @@ RETURNING {CASE_COLUMNS}
 TAKE_LEASE = """
 INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-WHERE leases.expires_at <= ? OR leases.owner = excluded.owner
+WHERE leases.expires_at <= ? OR (? AND leases.owner = excluded.owner)
 RETURNING owner
 """
 
@@ -642,8 +642,8 @@ class SQLiteStore(Store):
                                  "AND started_at < ? ORDER BY started_at, record_id", (helpdesk, stale_before))
         return [case_from_row(row) for row in rows]
 
-    async def _take_lease(self, name: str, owner: str, now: float, until: float) -> bool:
-        return bool(await self._fetch(TAKE_LEASE, (name, owner, until, now)))
+    async def _take_lease(self, name: str, owner: str, now: float, until: float, renew: bool) -> bool:
+        return bool(await self._fetch(TAKE_LEASE, (name, owner, until, now, int(renew))))
 
     async def _release_lease(self, name: str, owner: str) -> None:
         await self._call(self._execute_sync, "DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))

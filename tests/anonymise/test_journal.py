@@ -3,6 +3,7 @@ and its requester revoked, a case another process is on left alone, metrics coun
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import orjson
@@ -21,11 +22,12 @@ from tests.support.memory_helpdesk import MemoryHelpdesk
 SALT = b"a-recipient-salt"
 SCANNER = Scanner(builtin_detectors())
 NOW = 1_800_000_000.0
+TICKS = itertools.count()  # a second per reading: records of successive runs are ordered by their start
 
 
 def journal(store: SQLiteStore, metrics: Metrics | None = None, owner: str = "me") -> Journal:
     return Journal(store, "memory", "request DSR-AAAAA-BBBBB", owner=owner, link_salt=SALT, revoke_for=86400,
-                   metrics=metrics, clock=lambda: NOW)
+                   metrics=metrics, clock=lambda: NOW + next(TICKS))
 
 
 async def test_each_case_is_recorded_its_links_revoked_and_counted(tmp_path: Path) -> None:

@@ -100,3 +100,10 @@ async def test_a_record_finishes_only_in_a_finished_state(store: Store) -> None:
         await store.finish_case("0" * 32, "a", "started", "{}", T0)
     with pytest.raises(TypeError):
         await store.begin_case(started(state="done"), stale_before=T0)
+
+
+async def test_an_interval_lease_is_taken_once_per_term_even_by_its_holder(store: Store) -> None:
+    assert await store.take_lease("interval", "a", T0, T0 + 3600, renew=False)
+    assert not await store.take_lease("interval", "a", T0 + 10, T0 + 3610, renew=False)
+    assert not await store.take_lease("interval", "b", T0 + 10, T0 + 3610, renew=False)
+    assert await store.take_lease("interval", "b", T0 + 3600, T0 + 7200, renew=False)
