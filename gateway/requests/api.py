@@ -150,7 +150,7 @@ class RequestsApi:
         if not isinstance(reason, str) or isinstance(days, bool) or not isinstance(days, int):
             return _error(400, "bad_body", "reason is a text and days a whole number.")
         doc = await operations.act(store, request.match_info["request_id"], action, actor=actor, reason=reason,
-                                   days=days)
+                                   days=days, erase=compiled.erasure is not None)
         worker = getattr(self.gateway, "requests_worker", None)
         if isinstance(worker, RequestsWorker):
             worker.wake.set()  # its mail (and export) now, not at the next poll

@@ -6,7 +6,10 @@
   address and text and its audit log;
 - ``requests approve|refuse|extend --policy P ID [--reason R] [--days N]``:
   the change, as JSON; the running gateway mails the requester (and, for an
-  approved access or portability request, assembles and releases the export);
+  approved access or portability request, assembles and releases the export;
+  for an approved erasure, when ``anonymisation`` is on, anonymises the
+  requester's cases first: approving an erasure it could not complete again
+  says the rest was done by hand);
 - ``requests export --policy P ID --out FILE``: the export assembled now, for
   the operator (the helpdesk's cases through its adapter).
 
@@ -92,11 +95,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_act(args: argparse.Namespace) -> int:
-    _, store = _open(args.policy)
+    compiled, store = _open(args.policy)
     try:
         doc = _run(store, lambda s: operations.act(s, args.request_id, args.requests_command, actor=_actor(args),
                                                    reason=getattr(args, "reason", "") or "",
-                                                   days=getattr(args, "days", 0) or 0))
+                                                   days=getattr(args, "days", 0) or 0,
+                                                   erase=compiled.erasure is not None))
     except (operations.NotFound, operations.Conflict, lifecycle.NotAllowed) as exc:
         return _failed(exc)
     _print(doc)
@@ -144,7 +148,8 @@ def add_requests_commands(sub: Any) -> None:
     listing = command("list", "open requests, newest first, as JSON lines", cmd_list, request=False)
     listing.add_argument("--all", action="store_true", help="fulfilled and refused ones too")
     command("show", "one request as JSON, with the requester's address and its audit log", cmd_show)
-    command("approve", "approve: access and portability get their export, others are fulfilled", cmd_act)
+    command("approve", "approve: access and portability get their export, an erasure its cases anonymised (when "
+            "anonymisation is on), others are fulfilled", cmd_act)
     refuse = command("refuse", "refuse, with the reason the requester is told", cmd_act)
     refuse.add_argument("--reason", required=True)
     extend = command("extend", "extend the deadline by up to 61 days in all, with the reason", cmd_act)

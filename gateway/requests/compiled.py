@@ -4,23 +4,40 @@ The portal, the worker, the CLI and the operators' API all work from one
 :class:`CompiledRequests`. Besides its own ring it holds the means to find
 what other features keep about a requester: the consent cookie's codec (the
 consent receipts of the browser that asks) and the legal-basis ring (records
-by e-mail hash).
+by e-mail hash). With ``anonymisation`` enabled it holds :class:`Erasure`:
+what an approved erasure request needs to anonymise the requester's cases
+(the section, its helpdesk, the detectors, and the policy for the journal).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..anonymise.detectors import scanner_for
 from ..consent.state import StateCodec
 from ..http.organisation import organisation_block
 from ..lib.keyring import KeyRing, decode_secret
+from ..policy.anonymisation import Anonymisation
+from ..policy.helpdesks import HelpdeskSettings
 from ..policy.requests import Requests
 from ..policy.schema import Policy
+from ..sensitive.scanner import Scanner
 from .keys import PortalKeys
 from .mail import Mailer
 from .pages import Frame
 from .ratelimit import RateLimiter
 from .tokens import make_token
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """How an approved erasure anonymises the requester's cases: ``policy.anonymisation`` and its helpdesk."""
+
+    settings: Anonymisation
+    helpdesk: HelpdeskSettings
+    scanner: Scanner  # every built-in detector and the policy's own (gateway.anonymise.detectors)
+    policy: Policy  # for the journal: link lifetimes and the recipient salt of the links it revokes
+    same_helpdesk: bool  # the cases are in the portal's helpdesk (requests.helpdesk), with the request's own case
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +50,7 @@ class CompiledRequests:
     public_url: str
     consent: tuple[StateCodec, str] | None  # the consent cookie's codec and name
     legal_ring: KeyRing | None
+    erasure: Erasure | None = None  # None: anonymisation is off, an erasure request is answered by people
 
     def url(self, path: str) -> str:
         """An absolute link for a mail: the policy's public URL, never a request's Host."""
@@ -72,4 +90,13 @@ def compile_requests(policy: Policy) -> CompiledRequests | None:
     return CompiledRequests(
         settings, keys, Mailer(smtp.upstream, settings.mail.sender, policy.organisation, settings.mail.subjects),
         RateLimiter(keys, settings.rate_limits), frame, settings.public_url, codec, legal_ring,
+        erasure_of(policy),
     )
+
+
+def erasure_of(policy: Policy) -> Erasure | None:
+    """What erasure requests anonymise with; None when anonymisation is off (or has no helpdesk)."""
+    helpdesk = policy.anonymisation_helpdesk
+    if not policy.anonymisation.enabled or helpdesk is None:
+        return None
+    return Erasure(policy.anonymisation, helpdesk, scanner_for(policy), policy, helpdesk == policy.requests.helpdesk)

@@ -10,6 +10,15 @@ fulfilled or refused; and what is private in it, sealed.
 - Operators approve, refuse (with a reason) or extend (with a reason, by up
   to :data:`MAX_EXTENSION_DAYS` in all: "two further months"); each change
   names the state it was decided on, so two operators cannot both apply one.
+- An erasure approved while the gateway anonymises cases (``erase``) is in
+  progress until the worker has anonymised the requester's cases
+  (``Work.ERASE``), then fulfilled as its mail goes. When the worker could
+  not do it all (:data:`ERASURE_INCOMPLETE`: the helpdesk cannot do an
+  operation, or a case is in a state the policy does not allow), the request
+  stays open; the note in its case lists what remains. Approving it again
+  then says a person has done the rest (by hand, or with
+  ``privacy-gateway cases anonymise``): it is fulfilled and the requester
+  told. Refusing it (with the reason) is the other way to close it.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ from ..store.requests import RequestState, RequestUpdate, SubjectRequest, Verifi
 from .keys import PortalKeys
 
 DAY = 86400.0
+#: ``last_error`` of an erasure whose anonymisation the worker could not complete: people must finish it.
+ERASURE_INCOMPLETE = "erasure_incomplete"
 MAX_EXTENSION_DAYS = 61
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32: no I, L, O, U
 
@@ -82,12 +93,18 @@ def _open(request: SubjectRequest, action: str) -> None:
         raise NotAllowed(f"{request.request_id} is {request.state}: it cannot be {action}")
 
 
-def approve(request: SubjectRequest, now: float) -> RequestUpdate:
-    """Access and portability: assemble and release the export; other types: done, the requester told."""
+def approve(request: SubjectRequest, now: float, *, erase: bool = False) -> RequestUpdate:
+    """Access and portability: assemble and release the export; erasure, with ``erase`` (anonymisation on):
+    anonymise the requester's cases, then tell them; other types: done, the requester told."""
     _open(request, "approved")
+    state: RequestState = "extended" if request.state == "extended" else "in_progress"
     if request.kind in EXPORT_TYPES:
-        state: RequestState = "extended" if request.state == "extended" else "in_progress"
         return RequestUpdate(state, now, add_work=Work.EXPORT)  # fulfilled once the export is out
+    if request.kind == "erasure" and erase and not request.work & Work.ERASE:
+        if request.last_error != ERASURE_INCOMPLETE:  # else: a person did what the worker could not
+            return RequestUpdate(state, now, add_work=Work.ERASE | Work.MAIL_FULFILLED)  # fulfilled as it goes
+    if request.kind == "erasure" and request.work & Work.ERASE:
+        raise NotAllowed(f"{request.request_id}: its erasure is under way; it cannot be approved again now")
     return RequestUpdate("fulfilled", now, add_work=Work.MAIL_FULFILLED)
 
 

@@ -29,7 +29,8 @@ class RequestMetrics:
         )
         self.work_errors = Counter(
             f"{PREFIX}_data_subject_request_errors", "Failed tries at a request's work, by work (case, receipt, "
-            "export, mail) and whether it will be retried; the request is kept.", ["work", "retried"], registry=r,
+            "export, mail, erase) and whether it will be retried; the request is kept.", ["work", "retried"],
+            registry=r,
         )
         self.open = Gauge(
             f"{PREFIX}_data_subject_requests_open", "Verified requests not yet fulfilled or refused, by type.",

@@ -12,7 +12,10 @@ step from ``received`` to ``in_progress`` (the case opened in the helpdesk)
 is not such a change: the decision is made again on the request as it is.
 
 The mails and the export an action calls for are sent by the gateway's
-worker (within a second when it runs); ``export`` works on its own.
+worker (within a second when it runs); ``export`` works on its own. So is
+an approved erasure's anonymisation of the requester's cases, when the
+policy anonymises (see :mod:`.lifecycle` for an erasure the worker could
+not complete: approving it again, or refusing it, closes it).
 """
 
 from __future__ import annotations
@@ -88,12 +91,16 @@ async def show(compiled: CompiledRequests, store: Store, request_id: str, *, act
 
 
 async def act(store: Store, request_id: str, action: str, *, actor: str, reason: str = "",
-              days: int = 0) -> dict[str, Any]:
-    """Approve, refuse or extend; the request as it is then (NotFound, lifecycle.NotAllowed, Conflict)."""
+              days: int = 0, erase: bool = False) -> dict[str, Any]:
+    """Approve, refuse or extend; the request as it is then (NotFound, lifecycle.NotAllowed, Conflict).
+
+    ``erase``: the policy anonymises cases, so an approved erasure anonymises the requester's cases.
+    """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
     request = await _get(store, request_id)
-    while not await store.update_request(request.request_id, _decision(request, action, reason, days, time.time()),
+    while not await store.update_request(request.request_id,
+                                         _decision(request, action, reason, days, time.time(), erase),
                                          expect_state=request.state):
         seen, request = request, await _get(store, request_id)
         if not (seen.state == "received" and request.state == "in_progress"):
@@ -103,9 +110,10 @@ async def act(store: Store, request_id: str, action: str, *, actor: str, reason:
     return request_json(changed)
 
 
-def _decision(request: SubjectRequest, action: str, reason: str, days: int, now: float) -> RequestUpdate:
+def _decision(request: SubjectRequest, action: str, reason: str, days: int, now: float,
+              erase: bool) -> RequestUpdate:
     if action == "approve":
-        return lifecycle.approve(request, now)
+        return lifecycle.approve(request, now, erase=erase)
     if action == "refuse":
         return lifecycle.refuse(request, reason, now)
     return lifecycle.extend(request, days, reason, now)

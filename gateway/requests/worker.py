@@ -15,7 +15,32 @@ order:
 3. **export** (access and portability, once approved): gather the
    requester's data, store it encrypted, mail its download link; the request
    is then fulfilled;
-4. **mails** of an operator's decision: extended, refused, fulfilled.
+4. **erase** (an approved erasure, when the policy anonymises cases): see
+   below; the fulfilled mail waits for it;
+5. **mails** of an operator's decision: extended, refused, fulfilled (an
+   open request is fulfilled once its fulfilled mail is out).
+
+An erasure anonymises (or deletes, by ``anonymisation.action``) the
+requester's cases in ``policy.anonymisation_helpdesk`` with
+:func:`~..anonymise.cases.anonymise_cases`: the cases of the verified
+address, whose identifiers are that address, the name its local part spells
+(``kari.nordmann@`` -> Kari Nordmann), the phone numbers the requester wrote,
+and what the detectors find. The request's own case is left alone: it is the
+erasure request's record, kept as the law requires. Each case is journalled
+(trigger ``request <id>``), and a summary is added to the request's own case
+as an internal note: the cases touched (references), the replacements by kind
+with their counts, and what the helpdesk could not do, never a removed
+value. Then, by outcome:
+
+- all done: the erasure is done; the fulfilled mail goes;
+- a failure that trying again may cure (the helpdesk down, a case busy or
+  left for a re-run): the erasure stays to do, retried like any work (counted
+  as ``erase`` in the errors metric);
+- anything else (an operation the helpdesk does not offer, a case in a
+  state the policy does not allow, a case that cannot be read): the request
+  is *not* fulfilled and no mail goes; ``last_error`` is
+  ``erasure_incomplete``, the note lists what remains, and an operator closes
+  it (:mod:`.lifecycle`: approve again once done by hand, or refuse).
 
 A step that fails (the helpdesk or the smarthost down) stays to do and the
 request is tried again after ``requests.retry.initial``, doubling up to
@@ -30,18 +55,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..anonymise.cases import CaseReport, anonymise_cases
+from ..anonymise.journal import Journal
+from ..anonymise.run import Pacer
 from ..helpdesks.base import HelpdeskAdapter, HelpdeskError, NewCase
 from ..metrics import Metrics
 from ..policy.helpdesks import HelpdeskSettings
 from ..store import Store, StoreError
 from ..store.requests import OPEN_STATES, ExportBlob, SubjectRequest, Work, WorkResult
 from . import export, lifecycle
-from .compiled import CompiledRequests
+from .compiled import CompiledRequests, Erasure
 from .keys import Unsealable
 from .mail import MailError
 from .metrics import RequestMetrics, request_metrics
@@ -104,6 +133,7 @@ class RequestsWorker:
     def __init__(self, current: Current, metrics: Metrics, *, adapter_factory: AdapterFactory = default_adapter,
                  ) -> None:
         self.current = current
+        self.registry_metrics = metrics  # the anonymisation journal counts its cases there
         self.metrics: RequestMetrics = request_metrics(metrics)
         self.adapter_factory = adapter_factory
         self.owner = f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -147,15 +177,19 @@ class RequestsWorker:
             self.wake.clear()
 
     def adapter(self, settings: HelpdeskSettings | None) -> HelpdeskAdapter | None:
-        """The adapter for ``settings`` (kept while the settings stay, closed when they change)."""
+        """The adapter for ``settings`` (kept while the policy uses the settings, closed when it no longer does)."""
         if settings is None:
             return None
         adapter = self._adapters.get(settings)
         if adapter is None:
-            for old in list(self._adapters):
-                asyncio.get_running_loop().create_task(self._adapters.pop(old).close())
             adapter = self._adapters[settings] = self.adapter_factory(settings)
         return adapter
+
+    def _keep_adapters(self, compiled: CompiledRequests) -> None:
+        """Close the adapters of helpdesk settings the policy serving now no longer names."""
+        wanted = {compiled.settings.helpdesk, compiled.erasure.helpdesk if compiled.erasure else None}
+        for old in [settings for settings in self._adapters if settings not in wanted]:
+            asyncio.get_running_loop().create_task(self._adapters.pop(old).close())
 
     async def run_once(self, now: float | None = None) -> int:
         """One poll: gauges and purging when due, then the work due now; the requests worked on."""
@@ -163,6 +197,7 @@ class RequestsWorker:
         if found is None:
             return 0
         compiled, store = found
+        self._keep_adapters(compiled)
         clock = time.time() if now is None else now
         if clock >= self._stats_at:
             await self.refresh_stats(compiled, store, clock)
@@ -210,8 +245,11 @@ class RequestsWorker:
         retry = compiled.settings.retry
         attempts = request.attempts + 1 if progress.errors else 0
         wait = min(retry.max, retry.initial * 2 ** max(0, attempts - 1)) if progress.errors else 0.0
+        # An erasure left incomplete says so until an operator decides, whatever other work succeeds meanwhile.
+        still = (lifecycle.ERASURE_INCOMPLETE if request.is_open and request.last_error == lifecycle.ERASURE_INCOMPLETE
+                 and not progress.fulfilled else "")
         result = WorkResult(progress.done, time.time(), attempts=attempts, next_attempt_at=now + wait,
-                            last_error=progress.failed, case_id=progress.case_id,
+                            last_error=still or progress.failed, case_id=progress.case_id,
                             case_reference=progress.case_reference, fulfilled=progress.fulfilled,
                             export_id=progress.export_id, export_expires_at=progress.export_expires_at)
         if not await store.finish_request_work(request.request_id, self.owner, result):
@@ -254,13 +292,29 @@ class RequestsWorker:
                 pass  # the helpdesk did not answer: the export waits for it too
             else:
                 await self._export(compiled, store, request, private, adapter, progress, now, values)
+        if work & Work.ERASE:
+            if not request.is_open:
+                progress.done |= Work.ERASE | Work.MAIL_FULFILLED  # refused meanwhile: nothing to erase or tell
+            elif work & Work.CASE and not progress.done & Work.CASE:
+                pass  # the helpdesk did not answer: the erasure waits for the case it reports to
+            else:
+                await self._erase(compiled, store, request, private, adapter, progress)
         for bit, kind in ((Work.MAIL_EXTENDED, "extended"), (Work.MAIL_REFUSED, "refused"),
                           (Work.MAIL_FULFILLED, "fulfilled")):
-            if work & bit:
-                await self._mail(compiled, progress, bit, kind, language, private.email, values,
-                                 reason=request.reason, due=iso_date(request.due_at))
-                if progress.done & bit:  # counted once, when the requester has been told (or cannot be)
-                    self.metrics.requests.labels(request.kind, kind).inc()
+            if not work & bit or progress.done & bit:
+                continue  # nothing to send, or dropped (an incomplete erasure's)
+            if bit == Work.MAIL_FULFILLED:
+                if work & Work.ERASE and not progress.done & Work.ERASE:
+                    continue  # its erasure is not done yet
+                if request.state == "refused":
+                    progress.done |= bit  # refused after its approval: the refusal is what the requester hears
+                    continue
+            await self._mail(compiled, progress, bit, kind, language, private.email, values,
+                             reason=request.reason, due=iso_date(request.due_at))
+            if progress.done & bit:  # counted once, when the requester has been told (or cannot be)
+                self.metrics.requests.labels(request.kind, kind).inc()
+                if bit == Work.MAIL_FULFILLED and request.is_open:
+                    progress.fulfilled = True  # an erasure: fulfilled once its cases are done and it is told
 
     async def _export(self, compiled: CompiledRequests, store: Store, request: SubjectRequest,
                       private: lifecycle.Private, adapter: HelpdeskAdapter | None, progress: _Progress, now: float,
@@ -288,6 +342,71 @@ class RequestsWorker:
             progress.fulfilled = True
             self.metrics.requests.labels(request.kind, "fulfilled").inc()
 
+    async def _erase(self, compiled: CompiledRequests, store: Store, request: SubjectRequest,
+                     private: lifecycle.Private, adapter: HelpdeskAdapter | None, progress: _Progress) -> None:
+        """Anonymise the requester's cases and add the summary to the request's own case (see the module)."""
+        erasure = compiled.erasure
+        own_case = progress.case_id or request.case_id
+        reports: list[CaseReport] = []
+        problem = ""
+        if erasure is None:
+            problem = "anonymisation is off in the policy (anonymisation.enabled): no case was anonymised"
+        else:
+            target = self.adapter(erasure.helpdesk)
+            assert target is not None
+            journal = Journal.for_policy(erasure.policy, store, target.name, f"request {request.request_id}",
+                                         metrics=self.registry_metrics)
+            try:
+                reports = await anonymise_cases(
+                    target, erasure.settings, email=private.email, names=requester_names(private.email),
+                    phones=phones_in(private.text, erasure), scanner=erasure.scanner, journal=journal,
+                    pace=Pacer(erasure.settings.rate_limit),
+                    exclude={own_case} if erasure.same_helpdesk and own_case else set())
+            except HelpdeskError as exc:
+                if exc.retryable:
+                    self._failed(progress, "erase", "helpdesk_unavailable", exc)
+                    return
+                progress.details.append(str(exc)[:300])
+                problem = f"the search for the requester's cases failed: {exc}"[:500]
+        retry = [r for r in reports if r.state in ("retry", "busy") or (r.state == "unreadable" and r.retryable)]
+        left = [r for r in reports if not r.complete and r not in retry]
+        outcome = "retry" if retry else "incomplete" if left or problem else "done"
+        if outcome != "retry" or any(_did_something(r) for r in reports):  # a note for agents when it matters
+            text = erasure_note(request, reports, outcome, problem, earlier=request.attempts > 0)
+            noted = await self._note(compiled, request, adapter, own_case, text, progress)
+            if not noted:
+                return  # retried: the note is how agents learn what was done (what was done is not done twice)
+        if outcome == "retry":
+            self._failed(progress, "erase", "erasure_retry")
+            return
+        progress.done |= Work.ERASE
+        if outcome == "incomplete":
+            progress.done |= Work.MAIL_FULFILLED  # not fulfilled: the requester is told once people finish it
+            progress.failed = lifecycle.ERASURE_INCOMPLETE  # before any other word: it is what operators must act on
+            self.metrics.work_errors.labels("erase", "false").inc()
+            log.warning("an erasure request's cases could not all be anonymised; people must finish it",
+                        extra={"fields": {"request": request.request_id, "cases": len(reports),
+                                          "left": len(left), "helpdesk": [r.state for r in left][:20]}})
+        else:
+            log.info("an erasure request's cases were anonymised", extra={"fields": {
+                "request": request.request_id, "cases": len(reports)}})
+
+    async def _note(self, compiled: CompiledRequests, request: SubjectRequest, adapter: HelpdeskAdapter | None,
+                    case_id: str, text: str, progress: _Progress) -> bool:
+        """Add ``text`` to the request's own case; False when trying again may work (counted, retried)."""
+        if adapter is None or not case_id:
+            return True  # no case to report to: the journal and the log hold it
+        try:
+            await adapter.add_note(case_id, text)
+        except HelpdeskError as exc:
+            if exc.retryable:
+                self._failed(progress, "erase", "helpdesk_unavailable", exc)
+                return False
+            progress.details.append(str(exc)[:300])  # NotSupported, refused: the journal keeps the account
+            log.warning("an erasure request's note could not be added to its case", extra={"fields": {
+                "request": request.request_id, "error": str(exc)[:300]}})
+        return True
+
     async def _mail(self, compiled: CompiledRequests, progress: _Progress, bit: int, kind: str, language: str,
                     to: str, values: dict[str, str], **extra: str) -> bool:
         message = compiled.mailer.compose(kind, language, to, **{**values, **extra})
@@ -311,6 +430,73 @@ class RequestsWorker:
         progress.errors.append(error)
         progress.failed = progress.failed or error
         self.metrics.work_errors.labels(work, "true").inc()
+
+
+_NAME_PART = re.compile(r"[^\W\d_]{2,}")
+
+
+def requester_names(email: str) -> tuple[str, ...]:
+    """The name an address's local part spells (``kari.nordmann`` -> ``Kari Nordmann``); none if it spells none."""
+    local = email.strip().rpartition("@")[0]
+    parts = re.split(r"[._-]+", local)
+    if len(parts) < 2 or not all(_NAME_PART.fullmatch(part) for part in parts):
+        return ()
+    return (" ".join(part.capitalize() for part in parts),)
+
+
+def phones_in(text: str, erasure: Erasure) -> tuple[str, ...]:
+    """The phone numbers the requester wrote in the request, so their other spellings are found too."""
+    return tuple(dict.fromkeys(text[d.start:d.end] for d in erasure.scanner.scan(text) if d.kind == "phone"))
+
+
+def _did_something(report: CaseReport) -> bool:
+    return report.result is not None and any(r.outcome == "done" for r in report.result.results)
+
+
+def erasure_note(request: SubjectRequest, reports: list[CaseReport], outcome: str, problem: str = "", *,
+                 earlier: bool = False) -> str:
+    """The internal note of an erasure: what was done to which case, by kind and count; never a removed value."""
+    heading = {"done": "done: every case of the requester is anonymised",
+               "retry": "partly done; the gateway tries the rest again",
+               "incomplete": "NOT complete: a person must finish it (see below), then approve the request again "
+                             "(or refuse it with the reason)"}[outcome]
+    lines = [f"Erasure for data-subject request {request.request_id}: {heading}.", "",
+             "This case is the request's own record: it is kept and was not anonymised."]
+    if earlier:
+        lines.append("Earlier attempts' notes list the cases anonymised before.")
+    if problem:
+        lines += ["", problem]
+    done = [r for r in reports if r.complete]
+    lines += ["", f"Cases of the requester found: {len(reports)}; anonymised completely: {len(done)}."]
+    totals: dict[str, int] = {}
+    for report in reports:
+        if report.result is None:
+            continue
+        for kind, count in report.result.plan.replacements.items():
+            totals[kind] = totals.get(kind, 0) + count
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(report.result.plan.replacements.items())) or "nothing"
+        lines.append(f"- {report.case} ({report.result.plan.action}, {report.state}): replaced {shown}")
+    if totals:
+        lines.append("Replacements in all: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
+    remaining: list[str] = []
+    for report in reports:
+        if report.result is None:
+            why = ("another process is on it" if report.busy else f"its state ({report.state_refused}) is not one "
+                   "anonymisation.states allows: once it is closed, anonymise it with privacy-gateway cases "
+                   "anonymise --case <its id> (or now, with --force)"
+                   if report.state_refused else f"it could not be read: {report.error}")
+            remaining.append(f"- {report.case}: {why}")
+            continue
+        for result in report.result.results:
+            if result.outcome == "not_supported":
+                remaining.append(f"- {report.case}: {result.operation.replace('_', ' ')} of {result.target}: "
+                                 f"the helpdesk cannot do it; do it by hand ({result.error})")
+            elif result.outcome in ("failed", "deferred"):
+                remaining.append(f"- {report.case}: {result.operation.replace('_', ' ')} of {result.target}: "
+                                 f"{result.outcome}{' (retried)' if result.retryable else ''}")
+    if remaining:
+        lines += ["", "What remains:", *remaining]
+    return "\n".join(lines)
 
 
 def portal_of(runtime: object) -> tuple[CompiledRequests, Store] | None:

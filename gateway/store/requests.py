@@ -6,7 +6,8 @@ of it (for lookup) and ``sealed``, the address and the requester's free text
 encrypted by the portal (AES-GCM, with a key of its ring). A request exists
 only once verified; until then there is a :class:`Verification`, which
 expires. ``work`` is a set of :class:`Work` bits: what is still to be done
-for a request (its helpdesk case, its mails, its export); a worker of any
+for a request (its helpdesk case, its mails, its export, an erasure's
+anonymisation of the requester's cases); a worker of any
 replica claims a request with a lease before doing it, so it is done once.
 Validated here, once, so both backends accept and refuse the same input.
 """
@@ -40,6 +41,7 @@ class Work(IntFlag):
     MAIL_EXTENDED = 8
     MAIL_REFUSED = 16
     MAIL_FULFILLED = 32
+    ERASE = 64  # an approved erasure: anonymise the requester's cases (done before MAIL_FULFILLED)
 
 
 ALL_WORK: Final = int(sum(Work))

@@ -71,3 +71,29 @@ def lifecycle_closed(request: SubjectRequest) -> SubjectRequest:
 def test_request_ids_are_readable_and_random() -> None:
     ids = {lifecycle.new_request_id() for _ in range(200)}
     assert len(ids) == 200 and all(len(i) == 15 and not set(i[4:]) & set("ILOU") for i in ids)
+
+
+def test_an_erasure_approved_with_anonymisation_on_is_erased_before_it_is_fulfilled() -> None:
+    private = lifecycle.Private("erasure", "kari@example.no", "", "", "en")
+    request = dataclasses.replace(lifecycle.verified(KEYS, private, now=NOW, due_days=30, automatic=False),
+                                  state="in_progress", work=0)
+    approved = lifecycle.approve(request, NOW, erase=True)
+    assert (approved.state, approved.add_work) == ("in_progress", Work.ERASE | Work.MAIL_FULFILLED)
+    extended = lifecycle.approve(dataclasses.replace(request, state="extended"), NOW, erase=True)
+    assert extended.state == "extended"
+    plain = lifecycle.approve(request, NOW)  # anonymisation off: people erase, the request is done
+    assert (plain.state, plain.add_work) == ("fulfilled", Work.MAIL_FULFILLED)
+    access = lifecycle.approve(dataclasses.replace(request, kind="access"), NOW, erase=True)
+    assert access.add_work == Work.EXPORT
+    with pytest.raises(lifecycle.NotAllowed, match="its erasure is under way"):
+        lifecycle.approve(dataclasses.replace(request, work=Work.ERASE | Work.MAIL_FULFILLED), NOW, erase=True)
+
+
+def test_approving_an_incomplete_erasure_again_says_people_finished_it() -> None:
+    private = lifecycle.Private("erasure", "kari@example.no", "", "", "en")
+    request = dataclasses.replace(lifecycle.verified(KEYS, private, now=NOW, due_days=30, automatic=False),
+                                  state="in_progress", work=0, last_error=lifecycle.ERASURE_INCOMPLETE)
+    again = lifecycle.approve(request, NOW, erase=True)
+    assert (again.state, again.add_work) == ("fulfilled", Work.MAIL_FULFILLED)
+    refused = lifecycle.refuse(request, "Kept by law: the accounts act (bokføringsloven) asks for it", NOW)
+    assert (refused.state, refused.add_work) == ("refused", Work.MAIL_REFUSED)

@@ -1,10 +1,11 @@
 """The worker on a real store and a real SMTP sink: work in order, retried with backoff, done once even with
-two workers at it; the gauges."""
+two workers at it; the gauges; an approved erasure's cases anonymised (a memory helpdesk), its outcomes."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,15 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.helpdesks.base import CaseRef, NewCase
+from gateway.helpdesks.base import Case, CaseRef, HelpdeskError, Message, NewCase
 from gateway.metrics import Metrics
 from gateway.policy.loader import load_policy_text
-from gateway.requests import lifecycle
+from gateway.requests import lifecycle, operations
 from gateway.requests.compiled import CompiledRequests, compile_requests
-from gateway.requests.worker import RequestsWorker, case_for
+from gateway.requests.worker import RequestsWorker, case_for, phones_in, requester_names
 from gateway.store import SQLiteStore, Store
 from gateway.store.requests import Work
+from tests.support.memory_helpdesk import MemoryHelpdesk
 from tests.support.portal import RecordingHelpdesk, portal_policy
 from tests.support.smarthost import Smarthost
 
@@ -169,3 +171,207 @@ def test_the_case_tells_agents_what_to_do_by_when() -> None:
     assert case.title == f"[{request.request_id}] Data-subject request: Erasure" and case.requester == EMAIL
     assert "Answer by: 1970-01-31" in case.body and "support-7" in case.body and "Delete my account" in case.body
     assert case.tags == ("data-subject-request", "erasure") and case.idempotency_key == request.request_id
+
+
+# -- an approved erasure: the requester's cases anonymised, the request's own case told ---------------------------
+
+ERASER = "kari.nordmann@example.no"
+FNR = "01010012356"
+SEEDED = (ERASER, "Kari", "Nordmann", "+47 912 34 567", "91234567", FNR)
+
+
+def _case(case_id: str, requester: str, status: str, *texts: str) -> Case:
+    return Case(case_id, f"support-{case_id}", f"Printer trouble, {texts[0][:12]}", status, "support",
+                "2025-01-01T00:00:00", "2025-01-02T00:00:00", requester,
+                tuple(Message(f"{case_id}-{n}", requester if n == 0 else "user 1", "2025-01-01T00:00:00", text)
+                      for n, text in enumerate(texts)))
+
+
+@dataclasses.dataclass
+class Erasing:
+    compiled: CompiledRequests
+    store: Store
+    sink: Smarthost
+    helpdesk: MemoryHelpdesk
+    metrics: Metrics
+    t: float = 0.0
+
+    def worker(self) -> RequestsWorker:
+        return RequestsWorker(lambda: (self.compiled, self.store), self.metrics,
+                              adapter_factory=lambda settings: self.helpdesk)
+
+    async def approved(self, worker: RequestsWorker, now: float = 1_000.0) -> str:
+        """An erasure request, verified, its case opened and its receipt mailed, then approved."""
+        private = lifecycle.Private("erasure", ERASER, "", "Delete me. You may call +47 912 34 567.", "en")
+        request = lifecycle.verified(self.compiled.keys, private, now=now, due_days=30, automatic=False)
+        await self.store.add_request(request)
+        await worker.run_once(now=now + 1)
+        await operations.act(self.store, request.request_id, "approve", actor="cli:test",
+                             erase=self.compiled.erasure is not None)
+        self.t = time.time()  # the approval's work is due from now (the store's clock)
+        return request.request_id
+
+
+@pytest.fixture
+async def erasing(tmp_path: Path) -> AsyncIterator[Erasing]:
+    sink = Smarthost()
+    await sink.start()
+    doc: dict[str, Any] = portal_policy(sink.port, 8080, retry={"initial": "10s", "max": "25s"})
+    doc["requests"]["keys"] = [{"id": "r1", "secret": "${K}"}]
+    doc["requests"]["helpdesk"]["secret"] = "${H}"
+    doc["requests"]["api_tokens"] = []
+    doc["anonymisation"] = {"enabled": True, "keys": [{"id": "p1", "secret": "${P}"}], "rate_limit": 1000}
+    policy = load_policy_text(yaml.safe_dump(doc), "p.yaml", env={**ENV, "P": "raw:" + "a-pseudonym-key-" + "0" * 17},
+                              default_upstream="http://h.test").policy
+    compiled = compile_requests(policy)
+    assert compiled is not None and compiled.erasure is not None and compiled.erasure.same_helpdesk
+    helpdesk = MemoryHelpdesk([
+        _case("7", ERASER, "closed", "Hi, Kari Nordmann here, call me on +47 912 34 567.",
+              f"Her fødselsnummer is {FNR}; phone 91234567."),
+        _case("8", "ola@example.no", "closed", "Ola Hansen here, phone +47 413 22 110."),
+    ])
+    async with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        yield Erasing(compiled, store, sink, helpdesk, Metrics())
+    await sink.stop()
+
+
+def _texts(case: Case) -> str:
+    return "\n".join([case.title, case.requester, *(m.text for m in case.messages), *case.fields.values()])
+
+
+async def test_an_approved_erasure_anonymises_the_cases_and_tells_the_requests_own_case(erasing: Erasing) -> None:
+    worker = erasing.worker()
+    untouched = erasing.helpdesk.cases["8"]
+    request_id = await erasing.approved(worker)
+    pending = await erasing.store.get_request(request_id)
+    assert pending is not None and pending.state == "in_progress" and pending.work == Work.ERASE | Work.MAIL_FULFILLED
+    assert await worker.run_once(now=erasing.t + 2) == 1
+    done = await erasing.store.get_request(request_id)
+    assert done is not None and (done.state, done.work, done.last_error) == ("fulfilled", 0, "")
+    anonymised = _texts(erasing.helpdesk.cases["7"])
+    assert not [value for value in SEEDED if value.casefold() in anonymised.casefold()], anonymised
+    assert erasing.helpdesk.cases["7"].requester.endswith("@anonymised.invalid")
+    assert erasing.helpdesk.cases["8"] == untouched
+    own = erasing.helpdesk.cases[done.case_id]  # the request's own case: its record, kept as it was
+    assert own.requester == ERASER and ERASER in own.messages[0].text
+    (note,) = erasing.helpdesk.notes[done.case_id]
+    assert note.startswith(f"Erasure for data-subject request {request_id}: done")
+    assert "Cases of the requester found: 1; anonymised completely: 1." in note
+    assert "support-7 (anonymise, done)" in note
+    assert "no_fnr 1" in note and "phone 2" in note and "requester 1" in note
+    assert not [value for value in SEEDED if value.casefold() in note.casefold()], note
+    fulfilled = [m for m in erasing.sink.messages if ERASER in m.recipients]
+    assert len(fulfilled) == 2 and request_id.encode() in fulfilled[-1].data  # the receipt, then "fulfilled"
+    (record,) = await erasing.store.case_records(case_ids=["7"])
+    assert (record.trigger, record.state) == (f"request {request_id}", "done") and FNR not in record.summary
+    assert erasing.metrics.registry.get_sample_value(
+        "privacy_gateway_cases_total", {"trigger": "request", "action": "anonymise", "result": "done"}) == 1
+    assert erasing.metrics.registry.get_sample_value(
+        "privacy_gateway_data_subject_requests_total", {"type": "erasure", "result": "fulfilled"}) == 1
+
+
+async def test_an_erasure_the_helpdesk_may_finish_later_is_retried_with_the_backoff(erasing: Erasing) -> None:
+    worker = erasing.worker()
+    erasing.helpdesk.fail_next("update_message", HelpdeskError("memory: update message: answered 503",
+                                                               retryable=True, status=503))
+    request_id = await erasing.approved(worker)
+    mails = len(erasing.sink.messages)
+    await worker.run_once(now=erasing.t + 2)
+    kept = await erasing.store.get_request(request_id)
+    assert kept is not None and kept.state == "in_progress" and kept.work == Work.ERASE | Work.MAIL_FULFILLED
+    assert (kept.last_error, kept.attempts, kept.next_attempt_at) == ("erasure_retry", 1, erasing.t + 12)
+    assert len(erasing.sink.messages) == mails  # not told before it is done
+    assert erasing.metrics.registry.get_sample_value("privacy_gateway_data_subject_request_errors_total",
+                                                     {"work": "erase", "retried": "true"}) == 1
+    assert "partly done" in erasing.helpdesk.notes[kept.case_id][0]  # a message was rewritten: agents hear it
+    assert await worker.run_once(now=erasing.t + 11) == 0  # not before its time
+    await worker.run_once(now=erasing.t + 12)
+    done = await erasing.store.get_request(request_id)
+    assert done is not None and (done.state, done.work, done.last_error) == ("fulfilled", 0, "")
+    assert not [v for v in SEEDED if v.casefold() in _texts(erasing.helpdesk.cases["7"]).casefold()]
+    assert len(erasing.sink.messages) == mails + 1
+    assert erasing.helpdesk.notes[kept.case_id][-1].startswith(f"Erasure for data-subject request {request_id}: done")
+
+
+async def test_an_erasure_the_helpdesk_cannot_finish_is_not_fulfilled_until_an_operator_decides(
+        erasing: Erasing, caplog: pytest.LogCaptureFixture) -> None:
+    erasing.helpdesk.cases["9"] = _case("9", ERASER, "open", "Kari again, still waiting.")
+    erasing.helpdesk.capabilities = frozenset(erasing.helpdesk.capabilities - {"update_case"})  # type: ignore[misc]
+    worker = erasing.worker()
+    request_id = await erasing.approved(worker)
+    mails = len(erasing.sink.messages)
+    await worker.run_once(now=erasing.t + 2)
+    left = await erasing.store.get_request(request_id)
+    assert left is not None and (left.state, left.work, left.last_error) == ("in_progress", 0, "erasure_incomplete")
+    assert len(erasing.sink.messages) == mails  # never told it was done
+    (note,) = erasing.helpdesk.notes[left.case_id]
+    assert "NOT complete" in note and "What remains:" in note
+    assert "- support-9: its state (open) is not one anonymisation.states allows" in note
+    assert "- support-7: update case of 7: the helpdesk cannot do it; do it by hand (memory: update case:" in note
+    assert erasing.helpdesk.cases["9"].messages[0].text == "Kari again, still waiting."  # refused: untouched
+    assert not [r for r in caplog.records if ERASER in r.getMessage() or "Kari" in str(getattr(r, "fields", ""))]
+    assert erasing.metrics.registry.get_sample_value("privacy_gateway_data_subject_request_errors_total",
+                                                     {"work": "erase", "retried": "false"}) == 1
+    # Other work meanwhile (an extension) keeps the request marked incomplete.
+    await operations.act(erasing.store, request_id, "extend", actor="cli:test", days=10, reason="The rest by hand")
+    await worker.run_once(now=erasing.t + 3)
+    extended = await erasing.store.get_request(request_id)
+    assert extended is not None and (extended.state, extended.last_error) == ("extended", "erasure_incomplete")
+    # A person did the rest; approving again fulfils it and tells the requester, without erasing again.
+    calls = len(erasing.helpdesk.calls)
+    await operations.act(erasing.store, request_id, "approve", actor="cli:test", erase=True)
+    await worker.run_once(now=erasing.t + 4)
+    closed = await erasing.store.get_request(request_id)
+    assert closed is not None and (closed.state, closed.work, closed.last_error) == ("fulfilled", 0, "")
+    assert len(erasing.sink.messages) == mails + 2 and len(erasing.helpdesk.calls) == calls  # extended, fulfilled
+
+
+async def test_an_incomplete_erasure_may_be_refused_instead(erasing: Erasing) -> None:
+    erasing.helpdesk.cases["9"] = _case("9", ERASER, "open", "Kari again.")
+    worker = erasing.worker()
+    request_id = await erasing.approved(worker)
+    await worker.run_once(now=erasing.t + 2)
+    await operations.act(erasing.store, request_id, "refuse", actor="cli:test",
+                         reason="Case support-9 is kept while the dispute runs (Art. 17(3)(e)).")
+    mails = len(erasing.sink.messages)
+    await worker.run_once(now=erasing.t + 3)
+    refused = await erasing.store.get_request(request_id)
+    assert refused is not None and (refused.state, refused.work) == ("refused", 0)
+    assert len(erasing.sink.messages) == mails + 1 and b"Art. 17(3)(e)" in erasing.sink.messages[-1].data
+
+
+async def test_an_erasure_refused_while_it_waits_is_not_erased_nor_told_done(erasing: Erasing) -> None:
+    worker = erasing.worker()
+    erasing.helpdesk.fail_next("find_cases", HelpdeskError("memory: find cases: answered 503", retryable=True))
+    request_id = await erasing.approved(worker)
+    await worker.run_once(now=erasing.t + 2)
+    waiting = await erasing.store.get_request(request_id)
+    assert waiting is not None and waiting.work & Work.ERASE and waiting.last_error == "helpdesk_unavailable"
+    assert not erasing.helpdesk.notes  # nothing done yet: nothing to tell agents
+    await operations.act(erasing.store, request_id, "refuse", actor="cli:test", reason="Kept by law")
+    mails = len(erasing.sink.messages)
+    await worker.run_once(now=erasing.t + 20)
+    refused = await erasing.store.get_request(request_id)
+    assert refused is not None and (refused.state, refused.work) == ("refused", 0)
+    assert len(erasing.sink.messages) == mails + 1 and b"Kept by law" in erasing.sink.messages[-1].data
+    assert erasing.helpdesk.cases["7"].requester == ERASER
+
+
+def test_the_requesters_name_from_the_address_and_phones_from_the_text(erasing: Erasing) -> None:
+    assert requester_names("kari.nordmann@example.no") == ("Kari Nordmann",)
+    assert requester_names("Ola_Åsen-Berg@example.no") == ("Ola Åsen Berg",)
+    assert requester_names("kari@example.no") == () and requester_names("k.n2@example.no") == ()
+    assert erasing.compiled.erasure is not None
+    assert phones_in("Call +47 912 34 567 or mail.", erasing.compiled.erasure) == ("+47 912 34 567",)
+
+
+async def test_an_erasure_left_to_do_when_anonymisation_is_turned_off_is_incomplete(erasing: Erasing) -> None:
+    worker = erasing.worker()
+    request_id = await erasing.approved(worker)
+    erasing.compiled = dataclasses.replace(erasing.compiled, erasure=None)  # a reload turned anonymisation off
+    await worker.run_once(now=erasing.t + 2)
+    left = await erasing.store.get_request(request_id)
+    assert left is not None and (left.state, left.work, left.last_error) == ("in_progress", 0, "erasure_incomplete")
+    (note,) = erasing.helpdesk.notes[left.case_id]
+    assert "anonymisation is off in the policy" in note and "NOT complete" in note
+    assert erasing.helpdesk.cases["7"].requester == ERASER
