@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import netaddr
 
+from ..helpdesks.base import HelpdeskAdapter
+from ..helpdesks.registry import ADAPTERS
 from ..http.addresses import AddressBook
 from ..lib.keyring import decode_secret
 from ..policy.consent import NECESSARY
@@ -404,9 +406,24 @@ def _legal_basis(policy: Policy, replicas: int) -> list[Finding]:
 
 
 def _retention(policy: Policy, replicas: int) -> list[Finding]:
-    return [_missing("anonymisation", "no retention schedule is set for the helpdesk's cases (this release has no "
-                     "anonymisation section; Art. 5(1)(e)); the gateway deletes its own consent receipts after "
-                     f"store.receipt_retention ({duration(policy.store.receipt_retention)})")]
+    config = policy.anonymisation
+    if not config.enabled:
+        return [_missing("anonymisation.enabled", "no retention schedule anonymises or deletes the helpdesk's old "
+                         "cases: they are kept for ever (Art. 5(1)(e))")]
+    helpdesk = policy.anonymisation_helpdesk
+    if helpdesk is not None and not ADAPTERS[helpdesk.adapter].can_search:
+        where = "anonymisation.helpdesk" if config.helpdesk is not None else "requests.helpdesk"
+        return [_warn(where, f"the {helpdesk.adapter} adapter cannot find or read cases, so none is anonymised "
+                      "(Art. 5(1)(e), 17)")]
+    if not config.schedules:
+        return [_warn("anonymisation.schedules", "cases are anonymised on request or by command only, never when "
+                      "their retention runs out (Art. 5(1)(e))")]
+    if helpdesk is not None and ADAPTERS[helpdesk.adapter].list_cases is HelpdeskAdapter.list_cases:
+        return [_warn("anonymisation.schedules", f"the {helpdesk.adapter} adapter cannot list cases by state and "
+                      "age, so every retention run fails (Art. 5(1)(e))")]
+    rules = _names(f"{s.name} ({s.action} after {duration(s.older_than)})" for s in config.schedules)
+    return [_ok("anonymisation.schedules", f"{_plural(len(config.schedules), 'schedule')}, run every "
+                f"{duration(config.every).removeprefix('1 ')}: {rules}")]
 
 
 def _consent_receipts(policy: Policy, replicas: int) -> list[Finding]:

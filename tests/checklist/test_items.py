@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 
 from gateway.checklist.items import CHECKS, ITEM_IDS, MAX_LINK_TTL, PUBLIC_DEMO_KEYS, Item, checklist, duration
+from gateway.helpdesks.base import HelpdeskAdapter
+from gateway.helpdesks.django_helpdesk import DjangoHelpdesk
+from gateway.helpdesks.registry import ADAPTERS
 from gateway.lib.keyring import decode_secret
 from tests.support.policy import make_policy
 
@@ -42,6 +45,12 @@ REQUESTS: dict[str, Any] = {
     "helpdesk": {"adapter": "zendesk", "url": "https://example.zendesk.com", "queue": "7",
                  "email": "agent@example.com", "api_token": "a-zendesk-token"},
 }
+
+DJANGO_HELPDESK: dict[str, Any] = {"adapter": "django-helpdesk", "url": "https://help.example.com", "queue": "3",
+                                   "token": "a-django-token"}
+WEBHOOK: dict[str, Any] = {"adapter": "webhook", "url": "https://hooks.example.com/privacy", "secret": KEY_B}
+ANONYMISATION: dict[str, Any] = {"enabled": True, "keys": [{"id": "p1", "secret": KEY_B}]}
+SCHEDULE: dict[str, Any] = {"name": "closed-cases", "older_than": "365d"}
 
 
 def with_(section: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -199,8 +208,21 @@ CASES: list[tuple[str, dict[str, Any], int, str, str, str]] = [
     ("legal_basis", {"legal_basis": {"enabled": True, "keys": [{"id": "k1", "secret": KEY_A}],
                                      "routes": [ROUTE, with_(ROUTE, name="ticket", basis="contract", shadow=True)]}}, 1,
      "ok", "legal_basis.routes", "2 routes record their basis: signup (consent), ticket (contract)"),
-    ("retention", {"store": {"receipt_retention": "400d"}}, 1,
-     "missing", "anonymisation", "no retention schedule is set for the helpdesk's cases"),
+    ("retention", {}, 1, "missing", "anonymisation.enabled", "no retention schedule anonymises or deletes"),
+    ("retention", {"requests": REQUESTS, "anonymisation": ANONYMISATION}, 1,
+     "warn", "anonymisation.schedules", "on request or by command only"),
+    ("retention", {"requests": with_(REQUESTS, helpdesk=WEBHOOK), "anonymisation": with_(ANONYMISATION, schedules=[
+        SCHEDULE])}, 1, "warn", "requests.helpdesk", "the webhook adapter cannot find or read cases"),
+    ("retention", {"anonymisation": with_(ANONYMISATION, helpdesk=WEBHOOK, schedules=[SCHEDULE])}, 1,
+     "warn", "anonymisation.helpdesk", "the webhook adapter cannot find or read cases"),
+    ("retention", {"requests": with_(REQUESTS, helpdesk=WEBHOOK), "anonymisation": with_(
+        ANONYMISATION, helpdesk=DJANGO_HELPDESK, every="6h",
+        schedules=[SCHEDULE, with_(SCHEDULE, name="spam", older_than="30d", action="delete")])}, 1,
+     "ok", "anonymisation.schedules",
+     "2 schedules, run every 6 hours: closed-cases (anonymise after 365 days), spam (delete after 30 days)"),
+    ("retention", {"requests": with_(REQUESTS, helpdesk=DJANGO_HELPDESK),
+                   "anonymisation": with_(ANONYMISATION, schedules=[SCHEDULE])}, 1,
+     "ok", "anonymisation.schedules", "1 schedule, run every hour: closed-cases (anonymise after 365 days)"),
     ("consent_receipts", {}, 1, "ok", "store.receipt_retention", "no receipts are written"),
     ("consent_receipts", {"consent": CONSENT, "store": {"receipt_retention": "30d"}}, 1,
      "warn", "store.receipt_retention", "deleted after 30 days, but a consent cookie lives 180 days"),
@@ -250,9 +272,22 @@ REACHABLE = {
     "unclassified_cookies": {"ok", "warn", "missing"}, "links": {"ok", "warn", "missing"},
     "notifications": {"ok", "warn", "missing"}, "sensitive": {"ok", "warn", "missing"}, "portal": {"ok", "warn", "missing"},
     "dpo": {"ok", "warn", "missing"}, "privacy_notice": {"ok", "warn"}, "legal_basis": {"ok", "warn", "missing"},
-    "retention": {"missing"}, "consent_receipts": {"ok", "warn"}, "store": {"ok", "missing"},
+    "retention": {"ok", "warn", "missing"}, "consent_receipts": {"ok", "warn"}, "store": {"ok", "missing"},
     "secrets": {"ok", "warn"}, "log_addresses": {"ok", "missing"}, "transport": {"ok", "warn"},
 }
+
+
+class NotListing(DjangoHelpdesk):
+    list_cases = HelpdeskAdapter.list_cases
+
+
+def test_retention_warns_when_the_helpdesk_cannot_list_cases(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = {"anonymisation": with_(ANONYMISATION, helpdesk=DJANGO_HELPDESK, schedules=[SCHEDULE])}
+    assert item("retention", doc).status == "ok"
+    monkeypatch.setitem(ADAPTERS, "django-helpdesk", NotListing)
+    found = item("retention", doc)
+    assert (found.status, found.key) == ("warn", "anonymisation.schedules"), found
+    assert "the django-helpdesk adapter cannot list cases by state and age" in found.why
 
 
 def test_the_cases_reach_every_status_of_every_item() -> None:

@@ -25,7 +25,7 @@ from tests.deploy.support import (
 
 DASHBOARD = DEPLOY / "grafana" / "privacy-gateway.json"
 ROWS = ("Traffic and latency", "Local replies", "Firewall", "Cookie consent", "Links", "Policy reloads", "State store",
-        "Notifications", "Sensitive data", "Legal basis", "Data-subject requests")
+        "Notifications", "Sensitive data", "Legal basis", "Data-subject requests", "Erasure and retention")
 
 
 def dashboard() -> dict[str, Any]:
@@ -74,6 +74,8 @@ def test_the_rows_the_issue_of_operations_needs() -> None:
     assert "sum by (category, direction)" in text["Cookie consent"]
     assert "links_rewritten_total" in text["Links"] and "link_redirects_total" in text["Links"]
     assert "policy_reload_success" in text["Policy reloads"] and "store_up" in text["State store"]
+    assert all(f"privacy_gateway_{family}" in text["Erasure and retention"] for family in (
+        "cases_total", "retention_runs_total", "retention_last_run_timestamp_seconds", "retention_cases_due"))
 
 
 def test_panels_are_well_formed_and_do_not_overlap() -> None:
