@@ -12,6 +12,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ..metrics import PREFIX, Metrics, feature_collectors
 
+TRIGGERS = ("command", "request", "schedule")
+ACTIONS = ("anonymise", "delete")
+RESULTS = ("done", "retry", "incomplete", "refused", "unreadable", "busy")
+RUN_RESULTS = ("ok", "failed", "skipped")
+
 
 class AnonymisationMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -27,6 +32,13 @@ class AnonymisationMetrics:
             "the store did not answer; tried again at the next run), skipped (another replica holds the lease).",
             ["result"], registry=r,
         )
+        # Every child from 0, so an alert's increase() sees the first failure after a start.
+        for trigger in TRIGGERS:
+            for action in ACTIONS:
+                for result in RESULTS:
+                    self.cases.labels(trigger, action, result)
+        for result in RUN_RESULTS:
+            self.schedule_runs.labels(result)
         self.last_run = Gauge(
             f"{PREFIX}_retention_last_run_timestamp_seconds", "When a retention schedule last ran to the end "
             "(epoch seconds), by schedule.", ["schedule"], registry=r, multiprocess_mode="livemax",

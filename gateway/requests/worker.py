@@ -59,7 +59,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..anonymise.cases import CaseReport, anonymise_cases
 from ..anonymise.journal import Journal
@@ -380,6 +380,7 @@ class RequestsWorker:
             self._failed(progress, "erase", "erasure_retry")
             return
         progress.done |= Work.ERASE
+        await self._reduce_own_data(compiled, store, request, private)
         if outcome == "incomplete":
             progress.done |= Work.MAIL_FULFILLED  # not fulfilled: the requester is told once people finish it
             progress.failed = lifecycle.ERASURE_INCOMPLETE  # before any other word: it is what operators must act on
@@ -390,6 +391,27 @@ class RequestsWorker:
         else:
             log.info("an erasure request's cases were anonymised", extra={"fields": {
                 "request": request.request_id, "cases": len(reports)}})
+
+    async def _reduce_own_data(self, compiled: CompiledRequests, store: Store, request: SubjectRequest,
+                               private: lifecycle.Private) -> None:
+        """What the gateway itself holds of the requester, reduced: their other, closed requests keep who asked,
+        what and what was decided, not what they wrote, the case they named or their browser's consent ids, and
+        their exports go. The erasure request is kept whole: it is the proof of the erasure (Art. 5(2), 17)."""
+        reduced = 0
+        for other in await store.requests_for(compiled.keys.email_hashes(private.email)):
+            if other.request_id == request.request_id or other.is_open:
+                continue  # an open one still needs what it holds
+            try:
+                held = lifecycle.unseal(compiled.keys, other.sealed, other.request_id)
+            except Unsealable:
+                continue
+            if held.text or held.reference or held.consents or other.export_id:
+                less = replace(held, reference="", text="", consents=())
+                reduced += bool(await store.reduce_request(other.request_id,
+                                                           lifecycle.seal(compiled.keys, less, other.request_id)))
+        if reduced:
+            log.info("an erasure request's earlier requests were reduced", extra={"fields": {
+                "request": request.request_id, "requests": reduced}})
 
     async def _note(self, compiled: CompiledRequests, request: SubjectRequest, adapter: HelpdeskAdapter | None,
                     case_id: str, text: str, progress: _Progress) -> bool:

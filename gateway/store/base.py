@@ -439,6 +439,14 @@ class Store(abc.ABC):
         hashes = _checked_values("email_hashes", email_hashes)
         return await self._requests_for(hashes) if hashes else []
 
+    async def reduce_request(self, request_id: str, sealed: str) -> int:
+        """Replace a closed request's sealed part (by one holding less) and delete its exports; rows changed
+        (0 for an open or unknown request: it is left as it is)."""
+        if not is_request_id(request_id):
+            raise ValueError("request_id must be a request id (DSR-XXXXX-XXXXX)")
+        _check_text("sealed", sealed, empty=False)
+        return await self._reduce_request(request_id, sealed)
+
     async def update_request(self, request_id: str, update: RequestUpdate, *, expect_state: str) -> bool:
         """Apply an operator's change if the request is still in ``expect_state``; False if it is not (or
         does not exist). Work added is due at once."""
@@ -530,6 +538,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def _update_request(self, request_id: str, update: RequestUpdate, expect_state: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def _reduce_request(self, request_id: str, sealed: str) -> int: ...
 
     @abc.abstractmethod
     async def _claim_request_work(self, owner: str, now: float, lease_until: float) -> SubjectRequest | None: ...

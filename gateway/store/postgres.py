@@ -562,6 +562,13 @@ class PostgresStore(Store):
                                  "ORDER BY created_at, request_id", list(email_hashes))
         return [request_from_row(row) for row in rows]
 
+    async def _reduce_request(self, request_id: str, sealed: str) -> int:
+        changed = _count(await self._execute(f"UPDATE dsr_requests SET sealed = $1 WHERE request_id = $2 "
+                                             f"AND state NOT IN ({_OPEN})", sealed, request_id))
+        if not changed:
+            return 0  # open (it still needs what it holds) or unknown
+        return changed + _count(await self._execute("DELETE FROM dsr_exports WHERE request_id = $1", request_id))
+
     async def _update_request(self, request_id: str, update: RequestUpdate, expect_state: str) -> bool:
         status = await self._execute(UPDATE_REQUEST, update.state, update.updated_at, update.reason, update.due_at,
                                      update.extended_days, update.add_work, request_id, expect_state)

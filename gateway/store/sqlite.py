@@ -547,6 +547,17 @@ class SQLiteStore(Store):
             "ORDER BY created_at, request_id", list(email_hashes))
         return [request_from_row(row) for row in rows]
 
+    async def _reduce_request(self, request_id: str, sealed: str) -> int:
+        return await self._call(self._reduce_request_sync, request_id, sealed)
+
+    def _reduce_request_sync(self, request_id: str, sealed: str) -> int:
+        db = self._db()
+        changed = db.execute(f"UPDATE dsr_requests SET sealed = ? WHERE request_id = ? AND state NOT IN ({_OPEN})",
+                             (sealed, request_id)).rowcount
+        if not changed:
+            return 0  # open (it still needs what it holds) or unknown
+        return changed + db.execute("DELETE FROM dsr_exports WHERE request_id = ?", (request_id,)).rowcount
+
     async def _update_request(self, request_id: str, update: RequestUpdate, expect_state: str) -> bool:
         params = {"state": update.state, "updated_at": update.updated_at, "reason": update.reason,
                   "due_at": update.due_at, "extended_days": update.extended_days, "add_work": update.add_work,

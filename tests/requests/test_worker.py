@@ -20,7 +20,7 @@ from gateway.requests import lifecycle, operations
 from gateway.requests.compiled import CompiledRequests, compile_requests
 from gateway.requests.worker import RequestsWorker, case_for, phones_in, requester_names
 from gateway.store import SQLiteStore, Store
-from gateway.store.requests import Work
+from gateway.store.requests import ExportBlob, RequestUpdate, Work
 from tests.support.memory_helpdesk import MemoryHelpdesk
 from tests.support.portal import RecordingHelpdesk, portal_policy
 from tests.support.smarthost import Smarthost
@@ -375,3 +375,22 @@ async def test_an_erasure_left_to_do_when_anonymisation_is_turned_off_is_incompl
     (note,) = erasing.helpdesk.notes[left.case_id]
     assert "anonymisation is off in the policy" in note and "NOT complete" in note
     assert erasing.helpdesk.cases["7"].requester == ERASER
+
+
+async def test_an_erasure_reduces_the_requesters_earlier_requests_and_keeps_itself_whole(erasing: Erasing) -> None:
+    worker = erasing.worker()
+    earlier = lifecycle.Private("access", ERASER, "support-7", "Send me all you hold, Kari Nordmann.", "en",
+                                ("c" * 32,))
+    old = lifecycle.verified(erasing.compiled.keys, earlier, now=900, due_days=30, automatic=False)
+    await erasing.store.add_request(old)
+    await erasing.store.update_request(old.request_id, RequestUpdate("fulfilled", 950), expect_state="received")
+    await erasing.store.add_export(ExportBlob("e" * 32, old.request_id, 950, time.time() + 3600, b"sealed"))
+    request_id = await erasing.approved(worker)
+    await worker.run_once(now=erasing.t + 2)
+    reduced = await erasing.store.get_request(old.request_id)
+    assert reduced is not None and reduced.state == "fulfilled" and reduced.kind == "access"
+    assert lifecycle.unseal(erasing.compiled.keys, reduced.sealed, old.request_id) == lifecycle.Private(
+        "access", ERASER, "", "", "en")
+    assert (await erasing.store.take_export("e" * 32, time.time()))[1] is None  # its export is gone
+    kept = await erasing.store.get_request(request_id)
+    assert kept is not None and "Delete me" in lifecycle.unseal(erasing.compiled.keys, kept.sealed, request_id).text

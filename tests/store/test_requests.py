@@ -227,3 +227,16 @@ async def test_rate_windows_count_and_purge_removes_what_ended(store: Store) -> 
 def test_malformed_records_are_refused_before_any_backend(make: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make()
+
+
+async def test_a_closed_request_is_reduced_with_its_exports_and_an_open_one_is_not(store: Store) -> None:
+    closed, still_open = request(1, state="fulfilled"), request(2)
+    for n, made in enumerate((closed, still_open), 1):
+        await store.add_request(made)
+        await store.add_export(ExportBlob(f"{n:032x}", made.request_id, T0, T0 + 3600, b"sealed"))
+    assert await store.reduce_request(closed.request_id, "r1:bGVzcw") == 2  # the request and its export
+    assert await store.reduce_request(still_open.request_id, "r1:bGVzcw") == 0  # open: left whole
+    assert (await store.take_export(f"{2:032x}", T0))[1] is not None
+    reduced, kept = await store.get_request(closed.request_id), await store.get_request(still_open.request_id)
+    assert reduced is not None and reduced.sealed == "r1:bGVzcw" and reduced.state == "fulfilled"
+    assert kept is not None and kept.sealed == still_open.sealed
