@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..helpdesks.base import HelpdeskAdapter, HelpdeskError
+from ..lib.background import Background
 from ..metrics import Metrics
 from ..policy.anonymisation import Anonymisation, Schedule
 from ..policy.helpdesks import HelpdeskSettings
@@ -91,7 +92,9 @@ class RunReport:
         return {"resumed": [r.to_dict() for r in self.resumed], "schedules": [s.to_dict() for s in self.schedules]}
 
 
-class RetentionRunner:
+class RetentionRunner(Background):
+    task_name = "retention-schedules"
+
     def __init__(self, current: Current, metrics: Metrics | None = None, *,
                  adapter_factory: AdapterFactory = default_adapter, owner: str | None = None,
                  clock: Callable[[], float] = time.time, scanner: Scanner | None = None) -> None:
@@ -101,26 +104,12 @@ class RetentionRunner:
         self.owner = owner or owner_name()
         self.clock = clock
         self.scanner = scanner
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def _counters(self) -> AnonymisationMetrics | None:
         return anonymisation_metrics(self.metrics) if self.metrics is not None else None
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="retention-schedules")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-
-    async def _loop(self) -> None:
+    async def _run(self) -> None:
         while True:
             try:
                 await self.run_if_due()

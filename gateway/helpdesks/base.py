@@ -43,6 +43,7 @@ import abc
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Literal
 
 
@@ -214,3 +215,19 @@ def reference_number(reference: str) -> str | None:
     """The number a case reference ends with (``[support-7]`` -> ``7``); None when it has none."""
     found = _TRAILING_NUMBER.search(reference.strip())
     return found.group(1) if found else None
+
+
+def iso_epoch(value: object) -> float | None:
+    """Epoch seconds of an ISO 8601 time as a helpdesk writes it (``Z``, an offset, or none: UTC); None if not."""
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def sieve_day(before: float) -> str:
+    """The date for a search's ``updated before`` sieve: two days after ``before``'s (UTC), so that the day,
+    read in whatever time zone the helpdesk's index uses, still begins after ``before`` (each hit's exact time
+    is checked after the search)."""
+    return (datetime.fromtimestamp(before, UTC) + timedelta(days=2)).date().isoformat()

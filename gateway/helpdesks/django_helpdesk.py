@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Collection
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import aiohttp
@@ -82,6 +81,7 @@ from .base import (
     NewCase,
     NotSupported,
     Operation,
+    iso_epoch,
     reference_number,
     same_address,
 )
@@ -303,14 +303,9 @@ def _check_id(adapter: str, operation: str, *ids: str) -> None:
 
 def _last_change(followups: object) -> float | None:
     """The newest follow-up's date (the API gives a ticket no modified time); None when it has none."""
-    dates = []
-    for followup in followups if isinstance(followups, list) else []:
-        try:
-            when = datetime.fromisoformat(str(followup.get("date")).replace("Z", "+00:00"))
-        except (AttributeError, ValueError):
-            continue
-        dates.append((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
-    return max(dates) if dates else None
+    dates = [iso_epoch(f.get("date")) for f in (followups if isinstance(followups, list) else [])
+             if isinstance(f, dict)]
+    return max((d for d in dates if d is not None), default=None)
 
 
 def _text(value: object) -> str:

@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import aiohttp
@@ -77,8 +76,10 @@ from .base import (
     NewCase,
     NotSupported,
     Operation,
+    iso_epoch,
     reference_number,
     same_address,
+    sieve_day,
 )
 from .client import HelpdeskClient, Sleep, token_or_basic
 
@@ -142,7 +143,7 @@ class Zammad(HelpdeskAdapter):
             return []
         wanted = {name.casefold() for name in names.values()}
         phrases = " OR ".join(f'"{_quoted(name)}"' for name in sorted(set(names.values())))
-        query = f"state.name:({phrases}) AND updated_at:<{_sieve_day(updated_before)}"
+        query = f"state.name:({phrases}) AND updated_at:<{sieve_day(updated_before)}"
         seen: set[int] = set()
         due: list[tuple[dict[str, Any], str, float]] = []
         for page in range(1, MAX_HITS // self.per_page + 1):
@@ -161,7 +162,7 @@ class Zammad(HelpdeskAdapter):
                 state = ticket.get("state")  # its name, with expand=true
                 if not isinstance(state, str):
                     state = names.get(ticket.get("state_id"))
-                updated = _epoch(ticket.get("updated_at"))
+                updated = iso_epoch(ticket.get("updated_at"))
                 if isinstance(state, str) and state.casefold() in wanted and updated is not None \
                         and updated < updated_before:
                     due.append((ticket, state, updated))
@@ -328,19 +329,6 @@ def _check_id(adapter: str, operation: str, *ids: str) -> None:
         raise HelpdeskError(f"{adapter}: {operation}: ids are numbers", retryable=False)
 
 
-def _sieve_day(before: float) -> str:
-    """The day for the search's ``updated_at:<`` sieve: two days after ``before``'s (UTC), so that the
-    day, read in whatever time zone the index uses, still begins after ``before``."""
-    return (datetime.fromtimestamp(before, UTC) + timedelta(days=2)).date().isoformat()
-
-
-def _epoch(value: object) -> float | None:
-    """Epoch seconds of Zammad's ISO 8601 time (UTC); None when it is not one."""
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _quoted(text: str) -> str:

@@ -70,7 +70,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -88,8 +87,10 @@ from .base import (
     NewCase,
     NotSupported,
     Operation,
+    iso_epoch,
     reference_number,
     same_address,
+    sieve_day,
 )
 from .client import HelpdeskClient, Sleep, basic_auth
 from .redaction import mark_in_html, removed_spans, still_holds
@@ -157,7 +158,7 @@ class Zendesk(HelpdeskAdapter):
         asked = {state.casefold() for state in states}
         due: dict[int, tuple[dict[str, Any], str, float]] = {}
         for status in (s for s in STATUSES if s in asked):  # one query a status: each a plain keyword search
-            params: dict[str, str | int] = {"query": f"status:{status} updated<{_sieve_day(updated_before)}",
+            params: dict[str, str | int] = {"query": f"status:{status} updated<{sieve_day(updated_before)}",
                                             "filter[type]": "ticket", "page[size]": self.per_page}
             for _ in range(limit // self.per_page + MAX_PAGES):
                 if len(due) >= limit:
@@ -170,7 +171,7 @@ class Zendesk(HelpdeskAdapter):
                     if not isinstance(ticket, dict) or not isinstance(ticket.get("id"), int) \
                             or ticket.get("result_type", "ticket") != "ticket":
                         continue
-                    updated = _epoch(ticket.get("updated_at"))
+                    updated = iso_epoch(ticket.get("updated_at"))
                     if ticket.get("status") == status and updated is not None and updated < updated_before \
                             and len(due) < limit:
                         due[ticket["id"]] = (ticket, status, updated)
@@ -404,19 +405,6 @@ def _query_of(url: object) -> dict[str, str | int] | None:
     return dict(pairs) if pairs else None
 
 
-def _sieve_day(before: float) -> str:
-    """The day for the search's ``updated<`` sieve: two days after ``before``'s (UTC), so that the day,
-    read in whatever time zone the account uses, still begins after ``before``."""
-    return (datetime.fromtimestamp(before, UTC) + timedelta(days=2)).date().isoformat()
-
-
-def _epoch(value: object) -> float | None:
-    """Epoch seconds of Zendesk's ISO 8601 time (UTC); None when it is not one."""
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _term(text: str) -> str:

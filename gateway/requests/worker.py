@@ -65,6 +65,7 @@ from ..anonymise.cases import CaseReport, anonymise_cases
 from ..anonymise.journal import Journal
 from ..anonymise.run import Pacer
 from ..helpdesks.base import HelpdeskAdapter, HelpdeskError, NewCase
+from ..lib.background import Background
 from ..metrics import Metrics
 from ..policy.helpdesks import HelpdeskSettings
 from ..store import Store, StoreError
@@ -129,7 +130,9 @@ class _Progress:
     details: list[str] = field(default_factory=list)
 
 
-class RequestsWorker:
+class RequestsWorker(Background):
+    task_name = "requests-worker"
+
     def __init__(self, current: Current, metrics: Metrics, *, adapter_factory: AdapterFactory = default_adapter,
                  ) -> None:
         self.current = current
@@ -138,23 +141,12 @@ class RequestsWorker:
         self.adapter_factory = adapter_factory
         self.owner = f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(4)}"
         self._adapters: dict[HelpdeskSettings, HelpdeskAdapter] = {}
-        self._task: asyncio.Task[None] | None = None
         self._stats_at = 0.0
         self._purge_at = 0.0
         self.wake = asyncio.Event()
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="requests-worker")
-
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await super().stop()
         for adapter in self._adapters.values():
             await adapter.close()
         self._adapters.clear()

@@ -15,36 +15,27 @@ import contextlib
 from collections.abc import Callable
 from typing import Final
 
+from ..lib.background import Background
 from .base import Store, StoreError
 
 #: Seconds between pings: one ``SELECT 1`` per process, cheap next to any traffic.
 PROBE_INTERVAL: Final = 2.0
 
 
-class StoreProbe:
+class StoreProbe(Background):
     """Pings the store ``current()`` names (none: nothing to do) every ``interval`` seconds, from start to stop.
 
     A callable, so a reload that swaps the store moves the probe to the new one
     and a store left behind is no longer pinged (nor counted as failing).
     """
 
+    task_name = "store-probe"
+
     def __init__(self, current: Callable[[], Store | None], interval: float = PROBE_INTERVAL) -> None:
         if interval <= 0:
             raise ValueError("the probe interval must be positive")
         self.current = current
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="store-probe")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _run(self) -> None:
         while True:

@@ -101,3 +101,12 @@ def test_an_attachment_has_an_id_to_delete_it_by() -> None:
     assert Attachment("a.pdf").id == "" and Attachment("a.pdf", 1, "application/pdf", "42").id == "42"
     assert str(NotSupported("zendesk", "update case", "fields due_at:")) == (
         "zendesk: update case: fields due_at: not supported")
+
+
+def test_helpdesk_times_read_as_epoch_seconds_and_the_search_sieve_is_two_days_later() -> None:
+    from gateway.helpdesks.base import iso_epoch, sieve_day
+
+    assert iso_epoch("2026-01-02T03:04:05Z") == iso_epoch("2026-01-02T04:04:05+01:00") == 1767323045.0
+    assert iso_epoch("2026-01-02T03:04:05") == 1767323045.0  # no offset: UTC
+    assert iso_epoch("yesterday") is None and iso_epoch(None) is None
+    assert sieve_day(1767323045.0) == "2026-01-04"
