@@ -48,17 +48,25 @@ class World:
         return request.request_id
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    sink = Smarthost()
-    await sink.start()
+def portal(sink: Smarthost, **sections: Any) -> CompiledRequests:
+    """The portal's policy mailing through ``sink``, retrying after 10 s (at most 25 s), with ``sections``."""
     doc: dict[str, Any] = portal_policy(sink.port, 8080, retry={"initial": "10s", "max": "25s"})
     doc["requests"]["keys"] = [{"id": "r1", "secret": "${K}"}]
     doc["requests"]["helpdesk"]["secret"] = "${H}"
     doc["requests"]["api_tokens"] = []
-    policy = load_policy_text(yaml.safe_dump(doc), "p.yaml", env=ENV, default_upstream="http://h.test").policy
-    compiled = compile_requests(policy)
+    doc.update(sections)
+    env = {**ENV, "P": "raw:" + "a-pseudonym-key-" + "0" * 17}
+    compiled = compile_requests(load_policy_text(yaml.safe_dump(doc), "p.yaml", env=env,
+                                                 default_upstream="http://h.test").policy)
     assert compiled is not None
+    return compiled
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    sink = Smarthost()
+    await sink.start()
+    compiled = portal(sink)
     async with SQLiteStore(tmp_path / "s.sqlite3") as store:
         yield World(compiled, store, sink, RecordingHelpdesk(), Metrics())
     await sink.stop()
@@ -216,15 +224,9 @@ class Erasing:
 async def erasing(tmp_path: Path) -> AsyncIterator[Erasing]:
     sink = Smarthost()
     await sink.start()
-    doc: dict[str, Any] = portal_policy(sink.port, 8080, retry={"initial": "10s", "max": "25s"})
-    doc["requests"]["keys"] = [{"id": "r1", "secret": "${K}"}]
-    doc["requests"]["helpdesk"]["secret"] = "${H}"
-    doc["requests"]["api_tokens"] = []
-    doc["anonymisation"] = {"enabled": True, "keys": [{"id": "p1", "secret": "${P}"}], "rate_limit": 1000}
-    policy = load_policy_text(yaml.safe_dump(doc), "p.yaml", env={**ENV, "P": "raw:" + "a-pseudonym-key-" + "0" * 17},
-                              default_upstream="http://h.test").policy
-    compiled = compile_requests(policy)
-    assert compiled is not None and compiled.erasure is not None and compiled.erasure.same_helpdesk
+    compiled = portal(sink, anonymisation={"enabled": True, "keys": [{"id": "p1", "secret": "${P}"}],
+                                           "rate_limit": 1000})
+    assert compiled.erasure is not None and compiled.erasure.same_helpdesk
     helpdesk = MemoryHelpdesk([
         _case("7", ERASER, "closed", "Hi, Kari Nordmann here, call me on +47 912 34 567.",
               f"Her fødselsnummer is {FNR}; phone 91234567."),
