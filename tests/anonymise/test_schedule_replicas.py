@@ -1,8 +1,8 @@
 """Retention schedules run by real gateway processes on the real PostgreSQL, against the real django-helpdesk.
 
 Between the gateways and django-helpdesk sits a recording proxy: it counts
-every write the helpdesk receives, per ticket, and can slow writes down so a
-batch takes long enough to kill a gateway in the middle of it.
+the requester changes the helpdesk receives, per ticket, and can hold one
+write back, so a gateway is killed while it is in the middle of a case.
 
 - Two gateways started together share one schedule: each due ticket is
   handled exactly once (one journal record, one requester change), by one of
@@ -53,9 +53,11 @@ class RecordingProxy:
     """Forwards to django-helpdesk; counts the requester changes per ticket (a ``PATCH /api/tickets/<id>/``
     that sets ``submitter_email``) and the writes in all."""
 
-    def __init__(self, target: str, write_delay: float = 0.0) -> None:
+    def __init__(self, target: str) -> None:
         self.target = target
-        self.write_delay = write_delay
+        self.hold_write: int | None = None  # the write (1, 2, ...) held until released: the gateway is mid-case
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
         self.requester_changes: Counter[str] = Counter()
         self.writes = 0
         self._session: aiohttp.ClientSession | None = None
@@ -86,8 +88,9 @@ class RecordingProxy:
             ticket = re.fullmatch(r"/helpdesk/api/tickets/(\d+)/", request.path)
             if ticket is not None and request.method == "PATCH" and b'"submitter_email"' in body:
                 self.requester_changes[ticket.group(1)] += 1
-            if self.write_delay:
-                await asyncio.sleep(self.write_delay)
+            if self.writes == self.hold_write:
+                self.holding.set()
+                await self.release.wait()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         async with self._session.request(request.method, self.target + request.rel_url.path_qs, headers=headers,
                                          data=body) as answer:
@@ -220,24 +223,21 @@ async def test_a_gateway_killed_mid_batch_leaves_a_record_the_next_run_completes
         django_helpdesk: Helpdesk, proxy: RecordingProxy, tmp_path: Path, pg_dsn: str, pg_schema: str) -> None:
     due = await closed_tickets(django_helpdesk, 8, secrets.token_hex(3))
     await asyncio.sleep(1.1)
-    proxy.write_delay = 0.4  # a case takes about a second: long enough to die in the middle of one
+    proxy.hold_write = 9  # a write of the second case (five or six a case): the gateway is in its middle
     store_url = dsn_with_schema(pg_dsn, pg_schema)
     policy = gateway_policy(tmp_path, "gateway", proxy.url, store_url, django_helpdesk)
     async with processes() as procs, PostgresStore(pg_dsn, server_settings={"search_path": pg_schema}) as store:
         gateway = start(procs, tmp_path, "gateway", policy)
         await wait_for_port(yaml.safe_load(policy.read_text())["listen"]["port"], gateway)
 
-        async def some_done_one_started() -> bool:
-            states = Counter(r.state for r in await records(store, due))
-            return states["incomplete"] >= 2 and states["started"] == 1
-
-        await until(some_done_one_started, "a batch under way", [gateway])
+        async with asyncio.timeout(BOUND):
+            await proxy.holding.wait()
         gateway.signal(signal.SIGKILL)
         await gateway.wait(10)
+        proxy.release.set()  # the write the gateway sent reaches the helpdesk, as it may have before a crash
         left = [r for r in await records(store, due) if r.state == "started"]
         assert len(left) == 1, "the case it was on is recorded as begun"
         assert sum(r.state != "started" for r in await records(store, due)) < len(due)
-        proxy.write_delay = 0.0
         code, out, err = await cli("cases", "retention", "--policy", str(policy))
         if "another process is running" in err:  # the dead gateway's hold has not run out yet
             assert code == 1 and out == ""
