@@ -335,3 +335,27 @@ async def test_cases_are_listed_by_state_and_last_change_for_retention(adapter: 
     assert closed.id not in {c.id for c in await adapter.list_cases(["closed"], mine.updated - 1)}  # not yet due
     assert await adapter.list_cases(["spam"], later) == []  # no such state in django-helpdesk
     assert len(await adapter.list_cases(["closed", "open"], later, limit=1)) == 1
+
+
+async def test_a_rest_framework_token_reads_and_writes_cases(django_helpdesk: Helpdesk) -> None:
+    settings = settings_for(django_helpdesk, username=None, password=None, token=django_helpdesk.staff_token)
+    who = someone()
+    async with DjangoHelpdesk(settings) as adapter:
+        ref = await adapter.open_case(NewCase(title="By token", body="Opened with a token.", requester=who))
+        await adapter.add_note(ref.id, "Noted with a token.")
+        case = await adapter.read_case(ref.id)
+    assert (case.title, case.requester) == ("By token", who)
+    assert [m.public for m in case.messages if m.text == "Noted with a token."] == [False]
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    wrong = settings_for(django_helpdesk, username=None, password=None, token=secrets.token_hex(20))
+    async with DjangoHelpdesk(wrong, sleep=sleep) as adapter:
+        with pytest.raises(HelpdeskError) as info:
+            await adapter.read_case(ref.id)
+    # As with Basic: session authentication comes first, so REST framework answers 403.
+    assert info.value.status == 403 and info.value.retryable is False and waits == []
+    assert str(info.value) == "django-helpdesk: read case: answered 403 (check the credentials and their permissions)"

@@ -6,6 +6,7 @@
         django_helpdesk.url          # http://127.0.0.1:PORT (the upstream of a gateway)
         django_helpdesk.prefix       # /helpdesk/
         django_helpdesk.staff_user, django_helpdesk.staff_password, django_helpdesk.queue_id
+        django_helpdesk.staff_token  # the staff user's REST framework token (Authorization: Token ...)
         django_helpdesk.mails()      # the mails it sent, oldest first (email.message.Message)
 
 ``helpdesk_gateway`` starts the real gateway with policies/django-helpdesk.yaml
@@ -79,6 +80,7 @@ class Helpdesk:
     data_dir: Path
     staff_user: str
     staff_password: str
+    staff_token: str
     queue_id: int
     queue_slug: str
     log_path: Path
@@ -149,7 +151,7 @@ def start_helpdesk(data_dir: Path, *, env: dict[str, str] | None = None) -> Iter
     )
     if seeded.returncode != 0:
         pytest.fail(f"django-helpdesk: migrate/seed failed:\n{seeded.stdout}{seeded.stderr}")
-    queue_id = int(seeded.stdout.strip().splitlines()[-1])
+    queue_id, token = seeded.stdout.strip().splitlines()[-1].split()
 
     log_path = data_dir / "gunicorn.log"
     with log_path.open("wb") as log:
@@ -166,8 +168,8 @@ def start_helpdesk(data_dir: Path, *, env: dict[str, str] | None = None) -> Iter
             preexec_fn=_die_with_parent,
         )
     helpdesk = Helpdesk(
-        url="", data_dir=data_dir, staff_user=user, staff_password=password,
-        queue_id=queue_id, queue_slug=slug, log_path=log_path, process=process,
+        url="", data_dir=data_dir, staff_user=user, staff_password=password, staff_token=token,
+        queue_id=int(queue_id), queue_slug=slug, log_path=log_path, process=process,
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT

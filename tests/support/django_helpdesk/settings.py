@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.sites",  # helpdesk builds absolute URLs for mails from the Site
     "django.contrib.humanize",  # helpdesk templates format elapsed times with it
     "rest_framework",  # helpdesk's /api/
+    "rest_framework.authtoken",  # API tokens (Authorization: Token ...), besides Basic
     "helpdesk",
 ]
 
@@ -42,6 +43,15 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tests.support.django_helpdesk.middleware.AnalyticsStandIn",
 ]
+
+# REST framework's default (session, then Basic) plus tokens. Session first: failed credentials answer 403.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+}
 
 ROOT_URLCONF = "tests.support.django_helpdesk.urls"
 WSGI_APPLICATION = "tests.support.django_helpdesk.wsgi.application"
