@@ -10,9 +10,15 @@ helpdesk. A case that cannot be read or is refused is a report of its own;
 nothing raises past one case.
 
 The requester's identifiers are the address asked about, the case's
-requester address, and the names and phone numbers the caller knows (the
-helpdesk's contact, the request). A case whose requester is already a
-pseudonym (``…@anonymised.invalid``) keeps that pseudonym, so running again
+requester address, the names and phone numbers the caller knows (the
+request, the operator), and what the helpdesk's contact record says of the
+case's requester (``requester_name``, its parts, ``requester_phones``), so a
+retention schedule, which knows nothing but the case, removes them too. The
+contact's are taken only when the case's requester is the person asked about
+(or no address was asked about: a case id, a schedule), never when the
+requester is a pseudonym already, and a contact name that is a pseudonym
+(``Customer 7f3a``) is never one to remove. A case whose requester is already
+a pseudonym (``…@anonymised.invalid``) keeps that pseudonym, so running again
 changes nothing more.
 """
 
@@ -23,14 +29,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..helpdesks.base import Case, HelpdeskAdapter, HelpdeskError
+from ..helpdesks.base import Case, HelpdeskAdapter, HelpdeskError, same_address
 from ..lib.keyring import decode_secret
 from ..policy.anonymisation import Anonymisation
 from ..sensitive.scanner import Scanner
 from .journal import Journal
 from .plan import invalid_address, plan_case
 from .run import CaseResult, Pace, run_plan
-from .text import Identifiers, pseudonym
+from .text import Identifiers, is_pseudonym, pseudonym
 
 log = logging.getLogger("gateway.anonymise")
 
@@ -89,6 +95,18 @@ def pseudonym_of(case: Case, key: bytes, email: str | None) -> tuple[str, str] |
     return (pseudonym(key, address), address) if address else None
 
 
+def requester_contact(case: Case, email: str | None, pseudonym_name: str) -> tuple[list[str], list[str]]:
+    """The names and phones of the case's requester contact to remove: the requester's own when the requester
+    is the person asked about (``email``; None: whoever the case's requester is), none when the requester is
+    someone else or a pseudonym already, and never a name that is a pseudonym (it would rewrite the pseudonym)."""
+    held = case.requester.strip()
+    if held.lower().endswith(INVALID_DOMAIN) or (email is not None and not same_address(held, email)):
+        return [], []
+    name = " ".join(case.requester_name.split())
+    names = [name] if name and not is_pseudonym(name) and name.casefold() != pseudonym_name.casefold() else []
+    return names, [p for p in case.requester_phones if p.strip()]
+
+
 async def anonymise_cases(
     adapter: HelpdeskAdapter, settings: Anonymisation, *, email: str | None = None, case_id: str | None = None,
     names: Sequence[str] = (), phones: Sequence[str] = (), scanner: Scanner | None = None, dry_run: bool = False,
@@ -139,8 +157,9 @@ async def _one(adapter: HelpdeskAdapter, settings: Anonymisation, case_id: str, 
             journal.count(settings.action, "unreadable")
         return CaseReport(case.reference or case.id, error="the case names no requester address")
     name, address = made
+    contact_names, contact_phones = requester_contact(case, email, name)
     identifiers = Identifiers.of(emails=[a for a in {address, email or "", case.requester} if a],
-                                 phones=phones, names=names)
+                                 phones=[*phones, *contact_phones], names=[*names, *contact_names])
     plan = plan_case(case, identifiers=identifiers, scanner=scanner, pseudonym=name, action=settings.action,
                      keep_attachments=settings.keep_attachments)
     record = revoked = None

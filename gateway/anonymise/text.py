@@ -4,6 +4,8 @@
 start of an HMAC-SHA256 over the e-mail address (trimmed, case-folded) with a
 key of the policy's ring, so the same person has the same pseudonym in every
 case and the address cannot be found from it without the key.
+:func:`is_pseudonym` tells whether a name has that form (anybody's pseudonym:
+never a name to remove, or the pseudonyms themselves would be rewritten).
 
 :class:`Identifiers` are the requester's known identifiers in the spellings
 that occur in helpdesk text: the e-mail address in any letter case; the phone
@@ -35,6 +37,11 @@ _MIN_NAME_PART = 3
 def pseudonym(key: bytes, email: str, *, label: str = "Customer") -> str:
     digest = hmac.new(key, email.strip().casefold().encode("utf-8", "surrogateescape"), hashlib.sha256)
     return f"{label} {digest.hexdigest()[:4]}"
+
+
+def is_pseudonym(name: str, *, label: str = "Customer") -> bool:
+    """Whether ``name`` has the form :func:`pseudonym` gives (``Customer 7f3a``), whoever's it is."""
+    return re.fullmatch(rf"{re.escape(label)}\s+[0-9a-f]{{4}}", name.strip(), re.IGNORECASE) is not None
 
 
 def _digits_pattern(digits: str) -> str:

@@ -24,6 +24,12 @@ the anonymiser and the CLI rely on:
   ``[support-7]``, ``#7``, ``Ticket#31007`` and ``7`` all name case 7.
 - An adapter that cannot search or read (``can_search`` false: the webhook)
   raises a non-retryable error from ``find_cases`` and ``read_case``.
+- A case names its requester by e-mail address (``requester``) and, where
+  the helpdesk's contact record for that address says so, by name
+  (``requester_name``: the contact's full name as the helpdesk writes it) and
+  phone numbers (``requester_phones``, as written there): what anonymising a
+  case must remove when nobody else says who the requester is (a retention
+  schedule). Empty where the helpdesk's API does not give them.
 - ``list_cases`` (optional, for retention schedules) lists cases by state
   and age; an adapter without it raises :class:`NotSupported`.
 - ``add_note`` adds an internal note to a case: a text agents see in the
@@ -112,6 +118,9 @@ class CaseSummary:
 
 @dataclass(frozen=True, slots=True)
 class Case:
+    """A case read whole: its messages, its fields, and who its requester is (address, and the contact's
+    name and phones where the helpdesk keeps them)."""
+
     id: str
     reference: str
     title: str
@@ -122,6 +131,9 @@ class Case:
     requester: str  # the requester's e-mail address, as the helpdesk holds it
     messages: tuple[Message, ...] = ()
     fields: dict[str, str] = field(default_factory=dict)  # other fields the helpdesk keeps (priority, tags...)
+    # What the helpdesk's contact record of the requester says ("", (): nothing, or the API does not tell).
+    requester_name: str = ""  # the full name, as the contact holds it
+    requester_phones: tuple[str, ...] = ()  # phone numbers, as written there (phone, mobile...)
 
 
 @dataclass(frozen=True, slots=True)

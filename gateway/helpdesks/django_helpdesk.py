@@ -21,6 +21,10 @@ What the API offers, and how the gateway's questions map onto it:
 - A follow-up names its author by user id only (``/api/users/`` only creates
   users): a follow-up without a user (the public form, an e-mail reply) is the
   submitter's, the others are ``user <id>``.
+- A ticket knows its submitter by address only, and the API reads no user
+  (nor any contact record): a case's ``requester_name`` and
+  ``requester_phones`` stay empty, so the submitter's name and phone are
+  removed only where the caller names them (or the scanner finds them).
 - ``POST /api/tickets/`` opens a ticket in the queue (by id) with priority 3.
   django-helpdesk mails the submitter its "ticket opened" notice; it has no
   tags and no idempotency key, so a POST that times out is not repeated here.

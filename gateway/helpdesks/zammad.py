@@ -11,7 +11,9 @@ needs Zammad's Elasticsearch, as Zammad's own ticket search does.
   ``per_page`` until a short page. The search matches words, not addresses,
   so each hit's customer is read (``GET /api/v1/users/{id}``) and only
   tickets whose customer's e-mail address is the one asked about are kept.
-- ``read_case``: ``GET /api/v1/tickets/{id}?expand=true``, its customer, and
+- ``read_case``: ``GET /api/v1/tickets/{id}?expand=true``, its customer
+  (``GET /api/v1/users/{id}``: the address, ``firstname`` and ``lastname`` as
+  the requester's name, ``phone`` and ``mobile`` as their phones), and
   ``GET /api/v1/ticket_articles/by_ticket/{id}?expand=true`` (all articles at
   once: that endpoint does not paginate). Internal articles are ``public``
   false; the article's text is its body as Zammad holds it (HTML for e-mails).
@@ -185,8 +187,8 @@ class Zammad(HelpdeskAdapter):
                                        params={"expand": "true"})
         if not isinstance(ticket, dict) or not isinstance(ticket.get("id"), int):
             raise self.client.unexpected("read case", "no ticket id")
-        customer = ticket.get("customer_id")
-        requester = await self._email_of(customer) if isinstance(customer, int) else ""
+        customer_id = ticket.get("customer_id")
+        customer = await self._user(customer_id) if isinstance(customer_id, int) else {}
         articles = await self.client.get(f"/api/v1/ticket_articles/by_ticket/{case_id}", operation="read case",
                                          params={"expand": "true"})
         if not isinstance(articles, list):
@@ -196,10 +198,13 @@ class Zammad(HelpdeskAdapter):
             status=_text(ticket.get("state") or ticket.get("state_id")),
             queue=_text(ticket.get("group") or ticket.get("group_id")),
             created=_text(ticket.get("created_at")), updated=_text(ticket.get("updated_at")),
-            requester=requester,
+            requester=_text(customer.get("email")),
             messages=tuple(_message(a) for a in articles if isinstance(a, dict)),
             fields={key: _text(ticket[key]) for key in ("priority", "owner", "organization", "pending_time")
                     if ticket.get(key) not in (None, "", "-")},
+            requester_name=" ".join(_text(customer.get(key)).strip() for key in ("firstname", "lastname")).strip(),
+            requester_phones=tuple(dict.fromkeys(phone for key in ("phone", "mobile")
+                                                 if (phone := _text(customer.get(key)).strip()))),
         )
 
     async def open_case(self, case: NewCase) -> CaseRef:
@@ -291,10 +296,13 @@ class Zammad(HelpdeskAdapter):
                      and same_address(u.get("email"), email)), None)
 
     async def _email_of(self, user_id: int, operation: str = "read customer") -> str:
+        return _text((await self._user(user_id, operation)).get("email"))
+
+    async def _user(self, user_id: int, operation: str = "read customer") -> dict[str, Any]:
         user = await self.client.get(f"/api/v1/users/{user_id}", operation=operation)
         if not isinstance(user, dict):
             raise self.client.unexpected(operation, "not a user")
-        return _text(user.get("email"))
+        return user
 
 
 def _message(article: dict[str, Any]) -> Message:

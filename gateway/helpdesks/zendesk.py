@@ -14,7 +14,8 @@ Zendesk limits requests per minute: a 429 carries ``Retry-After``, honoured.
   ``GET /api/v2/tickets/{id}/comments.json?include=users`` with cursor
   pagination (``page[size]``, ``meta.has_more``, ``links.next``; an answer
   with offset ``next_page`` is followed as well). Private comments are
-  ``public`` false.
+  ``public`` false. The requester (sideloaded with the ticket) gives the
+  address, the ``name`` and the ``phone``.
 - ``open_case``: ``POST /api/v2/tickets.json`` with the requester (Zendesk
   finds or creates the user), the group id, the first comment and the tags,
   and an ``Idempotency-Key``, so a retried POST does not open a second ticket.
@@ -203,6 +204,8 @@ class Zendesk(HelpdeskAdapter):
         ticket, users, groups = await self._ticket(case_id, "read case", "users,groups")
         comments = await self._comments(case_id, "read case", users)
         requester = _email(users, ticket.get("requester_id"))
+        contact = users.get(ticket.get("requester_id"), {})
+        phone = _text(contact.get("phone")).strip()
         group = ticket.get("group_id")
         tags = ticket.get("tags")
         fields = {key: _text(ticket[key]) for key in ("priority", "type", "due_at") if ticket.get(key)}
@@ -216,6 +219,8 @@ class Zendesk(HelpdeskAdapter):
             requester=requester,
             messages=tuple(_message(c, users, ticket.get("requester_id"), requester) for c in comments),
             fields=fields,
+            requester_name=_text(contact.get("name")).strip(),
+            requester_phones=(phone,) if phone else (),
         )
 
     async def open_case(self, case: NewCase) -> CaseRef:

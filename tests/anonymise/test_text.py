@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.anonymise.text import Identifiers, anonymise_text, pseudonym
+from gateway.anonymise.text import Identifiers, anonymise_text, is_pseudonym, pseudonym
 from gateway.sensitive.scanner import Scanner, builtin_detectors
 
 KEY = b"k" * 32
@@ -14,6 +14,12 @@ def test_a_pseudonym_is_stable_per_person_and_says_nothing_of_the_address() -> N
     assert pseudonym(KEY, "kari@example.no") != pseudonym(KEY, "ola@example.no")
     assert pseudonym(KEY, "kari@example.no").startswith("Customer ") and "kari" not in pseudonym(KEY, "kari@example.no")
     assert pseudonym(b"x" * 32, "kari@example.no") != pseudonym(KEY, "kari@example.no")
+
+
+def test_a_name_of_the_pseudonyms_form_is_told() -> None:
+    assert is_pseudonym(pseudonym(KEY, "kari@example.no")) and is_pseudonym(" customer  7F3A ")
+    for name in ("Kari Nordmann", "Customer", "Customer 7f3a9", "Customer Kari", "Client 7f3a", "Our Customer 7f3a"):
+        assert not is_pseudonym(name), name
 
 
 def test_identifiers_in_the_spellings_helpdesk_text_holds() -> None:

@@ -131,6 +131,7 @@ async def test_a_case_reads_whole_with_follow_ups_notes_and_attachments(
 
     case = await adapter.read_case(ref.id)
     assert case.requester == requester and case.title == title
+    assert (case.requester_name, case.requester_phones) == ("", ())  # the API reads no contact record
     opened, reply, note = case.messages
     # The public form's follow-up has no user: it is the submitter's, with the file they attached.
     assert opened.author == requester and opened.text == "Please send me what you hold about me."

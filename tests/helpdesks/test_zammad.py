@@ -99,7 +99,7 @@ async def test_a_reference_narrows_the_search_to_that_number(zammad: FakeZammad,
 
 
 async def test_read_case_has_the_articles_notes_and_attachments(zammad: FakeZammad, adapter: Zammad) -> None:
-    jane = zammad.add_user(JANE)
+    jane = zammad.add_user(JANE, "Jane", "Doe", phone="+47 22 33 44 55", mobile="912 34 567")
     ticket = zammad.add_ticket(jane, "Printer on fire", articles=[
         {"body": "<p>It smokes.</p>", "attachments": [("smoke.jpg", 48213, "image/jpeg")]},
         {"body": "Called her back.", "sender": "Agent", "internal": True},
@@ -111,6 +111,9 @@ async def test_read_case_has_the_articles_notes_and_attachments(zammad: FakeZamm
 
     assert (case.id, case.reference, case.title) == (str(ticket["id"]), ticket["number"], "Printer on fire")
     assert (case.status, case.queue, case.requester) == ("open", "Users", JANE)
+    # The customer's contact: the name from firstname and lastname, the phone and the mobile; one read of it.
+    assert (case.requester_name, case.requester_phones) == ("Jane Doe", ("+47 22 33 44 55", "912 34 567"))
+    assert len(zammad.seen(f"/api/v1/users/{jane}")) == 1
     assert case.created == ticket["created_at"] and case.updated == ticket["updated_at"]
     assert case.fields == {"priority": "2 normal"}  # the owner "-" is nobody
     smoke, note, reply = case.messages
@@ -243,6 +246,7 @@ async def test_the_requester_becomes_the_pseudonym_and_the_title_changes(zammad:
     assert first["title"] == "[name]: printer" and jane in zammad.users  # her own user is not changed
     case = await adapter.read_case(str(first["id"]))
     assert case.requester == ALIAS and case.messages[0].text == "I am Jane Doe."  # articles stay as written
+    assert (case.requester_name, case.requester_phones) == (PSEUDONYM, ())  # the contact is the pseudonym's now
     puts = zammad.seen(f"/api/v1/tickets/{first['id']}", "PUT")
     assert [p.json() for p in puts] == [{"customer_id": pseudonym_id}, {"title": "[name]: printer"}]
 
@@ -251,6 +255,7 @@ async def test_articles_attachments_and_fields_cannot_be_changed(zammad: FakeZam
     ticket = zammad.add_ticket(zammad.add_user(JANE), "Jane's", articles=[
         {"body": "Jane", "attachments": [("id.png", 10, "image/png")]}])
     case = await adapter.read_case(str(ticket["id"]))
+    assert (case.requester_name, case.requester_phones) == ("", ())  # a customer without name or phones
     [article] = case.messages
     assert Zammad.capabilities == {"update_requester", "update_case", "delete_case", "delete_requester"}
     with pytest.raises(NotSupported) as message:

@@ -101,7 +101,7 @@ async def test_a_reference_reads_that_ticket_and_checks_its_requester(zendesk: F
 
 
 async def test_read_case_pages_through_comments_by_cursor(zendesk: FakeZendesk, adapter: Zendesk) -> None:
-    jane = zendesk.add_user(JANE, "Jane Doe")
+    jane = zendesk.add_user(JANE, "Jane Doe", phone="+47 22 33 44 55")
     ticket = zendesk.add_ticket(jane, "Refund", group_id=360002, tags=["billing", "vip"], comments=[
         {"body": "I was charged twice.", "attachments": [("statement.pdf", 20480, "application/pdf")]},
         {"body": "Checked the ledger.", "author_id": zendesk.agent, "public": False},
@@ -116,6 +116,7 @@ async def test_read_case_pages_through_comments_by_cursor(zendesk: FakeZendesk, 
     assert (case.id, case.reference) == (str(ticket["id"]), str(ticket["id"]))
     assert (case.title, case.status) == ("Refund", "open")
     assert (case.queue, case.requester) == ("Privacy requests", JANE)  # the group's name, sideloaded
+    assert (case.requester_name, case.requester_phones) == ("Jane Doe", ("+47 22 33 44 55",))  # the requester's
     assert case.fields == {"priority": "normal", "type": "question", "tags": "billing,vip"}
     assert [m.text for m in case.messages] == ["I was charged twice.", "Checked the ledger.", "Refunded.", "Thanks!",
                                                "Closing."]
@@ -140,6 +141,7 @@ async def test_read_case_follows_offset_pagination_too(zendesk: FakeZendesk, ada
     ticket = zendesk.add_ticket(jane, "Old style", comments=[{"body": f"c{n}"} for n in range(5)])
     case = await adapter.read_case(str(ticket["id"]))
     assert [m.text for m in case.messages] == ["c0", "c1", "c2", "c3", "c4"]
+    assert (case.requester_name, case.requester_phones) == ("jane", ())  # named by its address; phone null
     pages = zendesk.seen(f"/api/v2/tickets/{ticket['id']}/comments.json")
     assert [p.query.get("page") for p in pages] == [None, "2", "3"]
     assert all(p.query["include"] == "users" for p in pages)  # kept from the first request
@@ -225,6 +227,8 @@ async def test_the_requester_becomes_the_pseudonym_and_the_subject_changes(
     assert first["subject"] == "[name]: refund"
     assert [p.json() for p in zendesk.seen(f"/api/v2/tickets/{first['id']}.json", "PUT")] == [
         {"ticket": {"requester_id": made[0]["id"]}}, {"ticket": {"subject": "[name]: refund"}}]
+    case = await adapter.read_case(str(first["id"]))
+    assert (case.requester, case.requester_name, case.requester_phones) == (ALIAS, PSEUDONYM, ())  # the pseudonym's
     with pytest.raises(NotSupported) as fields:
         await adapter.update_case(str(first["id"]), fields={"due_at": "[date]"})
     assert str(fields.value) == "zendesk: update case: fields due_at: not supported"

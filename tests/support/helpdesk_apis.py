@@ -154,11 +154,12 @@ class FakeZammad(FakeApi):
         self._clock += 1
         return _stamp(self._clock)
 
-    def add_user(self, email: str, firstname: str = "", lastname: str = "") -> int:
+    def add_user(self, email: str, firstname: str = "", lastname: str = "", *, phone: str = "",
+                 mobile: str = "") -> int:
         user_id = 10 + len(self.users)
         self.users[user_id] = {"id": user_id, "login": email.lower(), "email": email, "firstname": firstname,
-                               "lastname": lastname, "active": True, "role_ids": [3], "organization_id": None,
-                               "created_at": self._tick()}
+                               "lastname": lastname, "phone": phone, "mobile": mobile, "fax": "", "active": True,
+                               "role_ids": [3], "organization_id": None, "created_at": self._tick()}
         return user_id
 
     def add_ticket(self, customer_id: int, title: str, *, group: str = "Users",
@@ -388,10 +389,11 @@ class FakeZendesk(FakeApi):
         self._clock += 1
         return _stamp(self._clock).replace(".000Z", "Z")
 
-    def add_user(self, email: str, name: str = "", role: str = "end-user") -> int:
+    def add_user(self, email: str, name: str = "", role: str = "end-user", *, phone: str | None = None) -> int:
         user_id = 900 + len(self.users)
         self.users[user_id] = {"id": user_id, "url": f"{self.url}/api/v2/users/{user_id}.json",
-                               "name": name or email.partition("@")[0], "email": email, "role": role,
+                               "name": name or email.partition("@")[0], "email": email, "phone": phone,
+                               "shared_phone_number": None if phone is None else False, "role": role,
                                "created_at": self._tick(), "verified": True}
         return user_id
 

@@ -10,7 +10,9 @@ holds, so a test can read back what happened::
     helpdesk.calls                       # [("update_message", ("7", "m1", "...")), ...]
     helpdesk.notes                       # {"7": ["an internal note", ...]}: what add_note added
 
-``open_case`` adds an open case (ids from 900) whose requester is the new case's.
+``open_case`` adds an open case (ids from 900) whose requester is the new case's;
+``update_requester`` makes the pseudonym the case's contact (its name, no phones),
+as the adapters' pseudonym users are.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class MemoryHelpdesk(HelpdeskAdapter):
 
     async def update_requester(self, case_id: str, name: str, email: str) -> None:
         self._call("update_requester", case_id, name, email)
-        self._set(case_id, requester=email)
+        self._set(case_id, requester=email, requester_name=name, requester_phones=())  # the pseudonym's contact
 
     async def update_case(self, case_id: str, title: str | None = None, fields: dict[str, str] | None = None) -> None:
         self._call("update_case", case_id, title, fields)
