@@ -166,6 +166,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # The portal's cases reach the demo helpdesk by a signed webhook; it checks the signature with the same secret.
     hook = loaded.policy.requests.helpdesk if loaded.policy.requests.enabled else None
     webhook_secret = hook.secret.encode() if hook is not None and hook.adapter == "webhook" and hook.secret else None
+    # Anonymisation reaches the demo helpdesk's django-helpdesk API with a token; it checks the same token.
+    desk = loaded.policy.anonymisation.helpdesk
+    api_token = desk.token if desk is not None and desk.adapter == "django-helpdesk" else None
     egress = loaded.policy.notifications.egress if loaded.policy.notifications.enabled else None
     # The demo helpdesk sends SendGrid calls to the egress listener and stands in for SendGrid behind it.
     sendgrid = next((f"http://{egress.listen.host}:{egress.listen.port}{route.path_prefix.rstrip('/')}"
@@ -176,7 +179,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sink = await MailSink().start(smtp.upstream.host, smtp.upstream.port) if smtp is not None else None
         relay = (smtp.listen.host, smtp.listen.port) if smtp is not None else None
         helpdesk = await start_helpdesk(args.helpdesk_host, args.helpdesk_port, relay=relay, outbox=sink,
-                                        egress=sendgrid, webhook_secret=webhook_secret)
+                                        egress=sendgrid, webhook_secret=webhook_secret, api_token=api_token)
         try:
             gateway = Gateway(loaded, policy_path=policy_path, default_upstream=helpdesk_url)
             mail = f", SMTP relay on {smtp.listen.host}:{smtp.listen.port}" if smtp is not None else ""
@@ -184,6 +187,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 mail += f", egress listener on {egress.listen.host}:{egress.listen.port}"
             if loaded.policy.requests.enabled:
                 mail += f", data-subject requests at {loaded.policy.requests.prefix}"
+            if api_token is not None:
+                mail += f", its django-helpdesk API at {helpdesk_url}/helpdesk/api/"
             print(
                 f"demo helpdesk on http://{args.helpdesk_host}:{args.helpdesk_port}, "
                 f"gateway on http://{loaded.policy.listen.host}:{loaded.policy.listen.port}, "

@@ -476,6 +476,7 @@ async def test_demo_runs_its_helpdesk_as_the_upstream_a_policy_leaves_out(tmp_pa
     doc["notifications"]["egress"]["routes"][0]["upstream"] = f"http://127.0.0.1:{helpdesk}"  # SendGrid's stand-in
     doc["store"]["url"] = f"sqlite:///{tmp_path}/state.sqlite3"
     doc["logging"]["access_log"] = False
+    doc["anonymisation"]["helpdesk"]["url"] = f"http://127.0.0.1:{helpdesk}/helpdesk"  # the demo helpdesk's API
     policy_path = tmp_path / "demo.yaml"
     write_policy(policy_path, doc)
     # Outside the demo the upstream is required.

@@ -45,6 +45,8 @@ PUBLIC_DEMO_KEYS = {
     "9cf0850298c0605a01f44bcce5247f502f29c5602ed97bcf0f8f86ab7b890685": "policies/demo-secrets/requests.key",
     "ed47aff597599b48bed99d15fc44e77cf066c01f8c8b130d83e814b110b249c9": "policies/demo-secrets/requests-webhook.key",
     "be09523da3952a00d44b40379a39eec53d48335aa596f3d265e048ab631591d9": "policies/demo-secrets/requests-api.key",
+    "41cb396a1132e8e33fb1ae927c92cbac7a02aca3e0f5a1c0dc75c1b44c7906cb": "policies/demo-secrets/anonymisation.key",
+    "6e172ceeff8fc5bba4973d6d67a185859f79a6f8b80f0c6f608bc58cc662850d": "policies/demo-secrets/helpdesk-api.key",
 }
 
 
@@ -455,12 +457,15 @@ def _store(policy: Policy, replicas: int) -> list[Finding]:
 def _key_material(policy: Policy) -> list[tuple[str, str]]:
     """Every key of the policy as (its key, its secret text)."""
     rings = (("links", policy.links.keys), ("consent", policy.consent.keys), ("sensitive", policy.sensitive.keys),
-             ("legal_basis", policy.legal_basis.keys), ("requests", policy.requests.keys))
+             ("legal_basis", policy.legal_basis.keys), ("requests", policy.requests.keys),
+             ("anonymisation", policy.anonymisation.keys))
     keys = [(f"{section}.keys[{i}].secret", key.secret) for section, ring in rings for i, key in enumerate(ring)]
     keys += [(f"requests.api_tokens[{i}].secret", token.secret) for i, token in enumerate(policy.requests.api_tokens)]
-    hook = policy.requests.helpdesk
-    if hook is not None and hook.secret is not None:
-        keys.append(("requests.helpdesk.secret", hook.secret))
+    for section, desk in (("requests", policy.requests.helpdesk), ("anonymisation", policy.anonymisation.helpdesk)):
+        for field in ("secret", "token", "password", "api_token"):
+            value = getattr(desk, field, None) if desk is not None else None
+            if isinstance(value, str) and value:
+                keys.append((f"{section}.helpdesk.{field}", value))
     link = policy.notifications.link
     if link is not None and link.recipient_salt is not None:
         keys.append(("notifications.link.recipient_salt", link.recipient_salt))

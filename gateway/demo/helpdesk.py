@@ -4,7 +4,10 @@ A small aiohttp application that behaves like a real helpdesk where it matters
 to the gateway: HTML pages full of external links, a login that sets a session
 cookie and an analytics cookie, an agent area under ``/agent/`` with
 (fictional) customer data, a JSON API, WebSocket live updates, and streaming
-endpoints (see :mod:`gateway.demo.tools`).
+endpoints (see :mod:`gateway.demo.tools`). With an API token it also offers a
+REST API in django-helpdesk's shape under ``/helpdesk/api/`` (:mod:`.api`),
+so the gateway's django-helpdesk adapter can find, read and anonymise its
+tickets. Its pages and both APIs show the same tickets (:class:`.data.Desk`).
 
 Run it alone with ``python -m gateway.demo.helpdesk --port 8081``. It is
 independent of the proxy: nothing here imports the gateway's own code.
@@ -28,8 +31,8 @@ from html import escape
 from aiohttp import web
 from aiohttp.log import access_logger
 
-from . import pages, tools
-from .data import TICKETS, Ticket, find_ticket
+from . import api, pages, tools
+from .data import Desk, Ticket
 from .mail import ApiCall, ApiSink, MailSink, send_api, send_notification
 
 SESSION_COOKIE = "sessionid"
@@ -76,6 +79,8 @@ API_OUTBOX = web.AppKey("api_outbox", ApiSink)
 # The gateway's data-subject request portal opens its cases here, by a signed webhook (the demo has no ticket API).
 WEBHOOK_SECRET = web.AppKey("webhook_secret", bytes)
 PRIVACY_CASES = web.AppKey("privacy_cases", list)
+# The tickets this helpdesk shows and its API changes.
+DESK = web.AppKey("desk", Desk)
 routes = web.RouteTableDef()
 
 
@@ -106,7 +111,7 @@ def _see_other(location: str) -> web.Response:
 
 
 def _ticket_or_404(request: web.Request) -> Ticket:
-    ticket = find_ticket(int(request.match_info["id"]))
+    ticket = request.app[DESK].get(int(request.match_info["id"]))
     if ticket is None:
         raise web.HTTPNotFound(text="No such ticket\n")
     return ticket
@@ -115,7 +120,7 @@ def _ticket_or_404(request: web.Request) -> Ticket:
 @routes.get("/")
 async def home(request: web.Request) -> web.Response:
     lang = request.cookies.get(LANGUAGE_COOKIE, "en")
-    return _page(request, "Help centre", pages.home(lang))
+    return _page(request, "Help centre", pages.home(lang, request.app[DESK].tickets()))
 
 
 @routes.get(r"/tickets/{id:\d{1,9}}")
@@ -317,7 +322,8 @@ async def agent_redirect(request: web.Request) -> web.Response:
 
 @routes.get("/agent/")
 async def agent_dashboard(request: web.Request) -> web.Response:
-    return _page(request, "Agent dashboard", pages.agent_dashboard(_user(request)), script="/static/live.js")
+    return _page(request, "Agent dashboard", pages.agent_dashboard(_user(request), request.app[DESK].tickets()),
+                 script="/static/live.js")
 
 
 @routes.get(r"/agent/tickets/{id:\d{1,9}}")
@@ -341,7 +347,7 @@ def _ticket_json(found: Ticket, *, messages: bool) -> dict[str, object]:
 
 @routes.get("/api/tickets")
 async def api_tickets(request: web.Request) -> web.Response:
-    return web.json_response({"tickets": [_ticket_json(t, messages=False) for t in TICKETS]})
+    return web.json_response({"tickets": [_ticket_json(t, messages=False) for t in request.app[DESK].tickets()]})
 
 
 @routes.get(r"/api/tickets/{id:\d{1,9}}")
@@ -360,11 +366,14 @@ async def live_script(request: web.Request) -> web.Response:
 
 
 def make_app(*, relay: tuple[str, int] | None = None, outbox: MailSink | None = None,
-             egress: str | None = None, webhook_secret: bytes | None = None) -> web.Application:
-    """A fresh demo helpdesk (its own, empty, session store); ``relay`` and ``outbox`` turn its e-mail on,
-    ``webhook_secret`` the queue of data-subject requests the gateway's portal opens by webhook."""
+             egress: str | None = None, webhook_secret: bytes | None = None,
+             api_token: str | None = None) -> web.Application:
+    """A fresh demo helpdesk (its own, empty, session store, its own copy of the tickets); ``relay`` and
+    ``outbox`` turn its e-mail on, ``webhook_secret`` the queue of data-subject requests the gateway's portal
+    opens by webhook, ``api_token`` the django-helpdesk REST API (:mod:`.api`)."""
     app = web.Application()
     app[SESSIONS] = Sessions()
+    app[DESK] = Desk()
     app[PRIVACY_CASES] = []
     if webhook_secret is not None:
         app[WEBHOOK_SECRET] = webhook_secret
@@ -376,15 +385,18 @@ def make_app(*, relay: tuple[str, int] | None = None, outbox: MailSink | None = 
         app[EGRESS] = egress
         app[API_OUTBOX] = ApiSink()
     app.add_routes(routes)
+    if api_token is not None:
+        api.setup(app, app[DESK], api_token)
     tools.setup(app)
     return app
 
 
 async def start_helpdesk(host: str = "127.0.0.1", port: int = 8081, *, access_log: bool = False,
                          relay: tuple[str, int] | None = None, outbox: MailSink | None = None,
-                         egress: str | None = None, webhook_secret: bytes | None = None) -> web.AppRunner:
+                         egress: str | None = None, webhook_secret: bytes | None = None,
+                         api_token: str | None = None) -> web.AppRunner:
     """Serve the demo helpdesk on ``host:port`` (0 picks a free port); ``await runner.cleanup()`` stops it."""
-    app = make_app(relay=relay, outbox=outbox, egress=egress, webhook_secret=webhook_secret)
+    app = make_app(relay=relay, outbox=outbox, egress=egress, webhook_secret=webhook_secret, api_token=api_token)
     runner = web.AppRunner(app, access_log=access_logger if access_log else None, shutdown_timeout=5.0)
     await runner.setup()
     try:

@@ -10,9 +10,10 @@ pages can carry a strict Content-Security-Policy, as a real helpdesk's would.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from html import escape
 
-from .data import SUPPORT_EMAIL, TICKETS, Ticket
+from .data import SUPPORT_EMAIL, Ticket
 
 CSS = """\
 *{box-sizing:border-box}
@@ -132,10 +133,11 @@ def _badge(status: str) -> str:
     return f'<span class="badge {escape(status)}">{escape(status)}</span>'
 
 
-def home(lang: str) -> str:
+def home(lang: str, all_tickets: Sequence[Ticket]) -> str:
     t = _TEXTS.get(lang, _TEXTS["en"])
     tickets = "\n".join(
-        f'<li><a href="/tickets/{tk.id}">#{tk.id} {escape(tk.subject)}</a> {_badge(tk.status)}</li>' for tk in TICKETS
+        f'<li><a href="/tickets/{tk.id}">#{tk.id} {escape(tk.subject)}</a> {_badge(tk.status)}</li>'
+        for tk in all_tickets
     )
     return f"""<section class="hero">
 <h1>{t["ask"]}</h1>
@@ -159,12 +161,16 @@ or call us. Agents <a href="/login">sign in here</a>.</p></article>
  "url": "https://helpdesk.example/", "sameAs": ["https://www.youtube.com/@example"]}}</script>"""
 
 
-def _messages(ticket: Ticket) -> str:
+def _messages(ticket: Ticket, *, internal: bool = False) -> str:
+    """The ticket's messages; internal notes only with ``internal`` (the agents' view)."""
     return "\n".join(
-        f'<article class="msg{" agent" if msg.from_agent else ""}">'
-        f'<p class="meta">{escape(msg.author)} · <time datetime="{msg.sent}">{msg.sent}</time></p>'
-        f"<p>{_render_text(msg.text, html=True)}</p></article>"
-        for msg in ticket.messages
+        f'<article class="msg{" agent" if msg.from_agent else ""}{"" if msg.public else " note"}">'
+        f'<p class="meta">{escape(msg.author)}{"" if msg.public else " (internal note)"} · '
+        f'<time datetime="{msg.sent}">{msg.sent}</time></p>'
+        f"<p>{_render_text(msg.text, html=True)}</p>"
+        + "".join(f'<p class="meta">Attachment: {escape(a.filename)} ({a.size} bytes)</p>' for a in msg.attachments)
+        + "</article>"
+        for msg in ticket.messages if msg.public or internal
     )
 
 
@@ -179,7 +185,7 @@ def ticket_page(ticket: Ticket) -> str:
 def ticket_text(ticket: Ticket) -> str:
     """The ticket as plain text, shaped like a notification e-mail (bare URLs)."""
     lines = [f"Ticket #{ticket.id}: {ticket.subject}", f"Status: {ticket.status}, priority: {ticket.priority}", ""]
-    for msg in ticket.messages:
+    for msg in (m for m in ticket.messages if m.public):
         lines += [f"--- {msg.author}, {msg.sent}", _render_text(msg.text, html=False), ""]
     lines.append(f"Reply to {SUPPORT_EMAIL} or see https://example.org/docs/tickets?utm_source=email&utm_medium=notification")
     return "\n".join(lines) + "\n"
@@ -198,7 +204,7 @@ def login(error: str = "", username: str = "") -> str:
 </form>"""
 
 
-def agent_dashboard(user: str | None) -> str:
+def agent_dashboard(user: str | None, all_tickets: Sequence[Ticket]) -> str:
     who = (f"Signed in as <strong>{escape(user)}</strong>." if user else
            'Not signed in (the demo does not require it: the gateway\'s firewall guards this area). '
            '<a href="/login">Sign in</a>')
@@ -207,7 +213,7 @@ def agent_dashboard(user: str | None) -> str:
         f"<td>{escape(tk.customer.name)}</td>"
         f'<td><a href="mailto:{escape(tk.customer.email)}">{escape(tk.customer.email)}</a></td>'
         f"<td>{escape(tk.customer.phone)}</td><td>{_badge(tk.status)}</td><td>{escape(tk.priority)}</td></tr>"
-        for tk in TICKETS
+        for tk in all_tickets
     )
     return f"""<h1>Agent dashboard</h1>
 <p>{who}</p>
@@ -227,7 +233,7 @@ def agent_ticket(ticket: Ticket) -> str:
     return f"""<h1>#{ticket.id} {escape(ticket.subject)}</h1>
 <article class="card"><h2>Customer (fictional)</h2>
 <p>{escape(c.name)}<br><a href="mailto:{escape(c.email)}">{escape(c.email)}</a><br>{escape(c.phone)}</p></article>
-{_messages(ticket)}
+{_messages(ticket, internal=True)}
 <p><a href="/agent/">Back to the dashboard</a></p>"""
 
 

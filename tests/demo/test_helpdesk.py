@@ -162,7 +162,7 @@ async def test_language_cookie(client: Client) -> None:
 
 async def test_api_tickets(client: Client) -> None:
     listing = await (await client.get("/api/tickets")).json()
-    assert [t["id"] for t in listing["tickets"]] == [1, 2, 3, 4]
+    assert [t["id"] for t in listing["tickets"]] == [1, 2, 3, 4, 5, 6]
     assert listing["tickets"][0]["message_count"] == 2
     detail = await (await client.get("/api/tickets/3")).json()
     assert detail["customer"]["email"] == "jane.doe@example.org"

@@ -135,6 +135,7 @@ def all_features_policy(upstream: str, state: Path) -> str:
     doc["logging"]["access_log"] = False
     doc["notifications"]["smtp"]["listen"]["port"] = 0
     doc["notifications"]["egress"]["listen"]["port"] = 0
+    doc["anonymisation"]["helpdesk"]["url"] = f"{upstream}/helpdesk"  # retention runs ask it, not the demo's port
     return yaml.safe_dump(doc, sort_keys=False)
 
 

@@ -246,6 +246,7 @@ async def demo_site(tmp_path: Path) -> AsyncIterator[Site]:
     doc["logging"]["access_log"] = False
     doc["notifications"]["smtp"]["listen"]["port"] = 0  # the demo's relay and egress listener, on free ports
     doc["notifications"]["egress"]["listen"]["port"] = 0
+    del doc["anonymisation"]["schedules"]  # no retention run: it would go to the demo's port 8081, outside the test
     loaded = load_policy_text(yaml.safe_dump(doc, sort_keys=False), "demo.yaml", base_dir=POLICIES)
     gateway = Gateway(loaded, Metrics())
     await gateway.start(watch=False)
