@@ -139,35 +139,33 @@ async def anonymise_cases(
 async def _one(adapter: HelpdeskAdapter, settings: Anonymisation, case_id: str, key: bytes, email: str | None,
                names: Sequence[str], phones: Sequence[str], scanner: Scanner | None, dry_run: bool, force: bool,
                pace: Pace | None, journal: Journal | None) -> CaseReport:
+    def left_alone(report: CaseReport) -> CaseReport:  # counted, not recorded: nothing was changed
+        if journal is not None:
+            journal.count(settings.action, report.state)
+        return report
+
     try:
         if pace is not None:
             await pace()
         case = await adapter.read_case(case_id)
     except HelpdeskError as exc:
-        if journal is not None:
-            journal.count(settings.action, "unreadable")
-        return CaseReport(case_id, error=str(exc), retryable=exc.retryable)
+        return left_alone(CaseReport(case_id, error=str(exc), retryable=exc.retryable))
     if not force and case.status.strip().casefold() not in settings.states:
-        if journal is not None:
-            journal.count(settings.action, "refused")
-        return CaseReport(case.reference or case.id, state_refused=case.status or "without a state")
+        return left_alone(CaseReport(case.reference or case.id, state_refused=case.status or "without a state"))
     made = pseudonym_of(case, key, email)
     if made is None:
-        if journal is not None:
-            journal.count(settings.action, "unreadable")
-        return CaseReport(case.reference or case.id, error="the case names no requester address")
+        return left_alone(CaseReport(case.reference or case.id, error="the case names no requester address"))
     name, address = made
     contact_names, contact_phones = requester_contact(case, email, name)
     identifiers = Identifiers.of(emails=[a for a in {address, email or "", case.requester} if a],
                                  phones=[*phones, *contact_phones], names=[*names, *contact_names])
     plan = plan_case(case, identifiers=identifiers, scanner=scanner, pseudonym=name, action=settings.action,
                      keep_attachments=settings.keep_attachments)
-    record = revoked = None
+    record, revoked = None, 0
     if journal is not None:
         record = await journal.begin(case.id, plan.action)
         if record is None:
-            journal.count(plan.action, "busy")
-            return CaseReport(plan.reference or plan.case_id, busy=True)
+            return left_alone(CaseReport(plan.reference or plan.case_id, busy=True))
         revoked = await journal.revoke_links({case.id, case.reference}, case.requester or email or "")
     result = await run_plan(adapter, plan, dry_run=dry_run, pace=pace)
     if journal is not None and record is not None:
@@ -175,4 +173,4 @@ async def _one(adapter: HelpdeskAdapter, settings: Anonymisation, case_id: str, 
     log.info("case anonymisation", extra={"fields": {
         "adapter": adapter.name, "case": plan.reference or plan.case_id, "action": plan.action,
         "dry_run": dry_run, "state": result.state}})
-    return CaseReport(plan.reference or plan.case_id, result, links_revoked=revoked or 0)
+    return CaseReport(plan.reference or plan.case_id, result, links_revoked=revoked)

@@ -19,9 +19,7 @@ and counts it in ``privacy_gateway_cases_total``. A dry run writes nothing.
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,16 +31,11 @@ from ..metrics import Metrics
 from ..policy.schema import Policy
 from ..store import Store
 from ..store.base import RevocationKind
-from ..store.cases import CaseRecord
+from ..store.cases import CaseRecord, owner_name
 from .metrics import anonymisation_metrics
 
 #: A case's record older than this, still started, belongs to a process that died.
 DEFAULT_STALE_AFTER = 600.0
-
-
-def owner_name() -> str:
-    """Names this process in records and leases: host, pid and a random tag (a restarted pid is another owner)."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def trigger_kind(trigger: str) -> str:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..helpdesks.base import HelpdeskAdapter, HelpdeskError
+from ..helpdesks.registry import adapter_for
 from ..lib.background import Background
 from ..metrics import Metrics
 from ..policy.anonymisation import Anonymisation, Schedule
@@ -45,9 +46,10 @@ from ..policy.helpdesks import HelpdeskSettings
 from ..policy.schema import Policy
 from ..sensitive.scanner import Scanner
 from ..store import Store, StoreError
+from ..store.cases import owner_name
 from .cases import INVALID_DOMAIN, CaseReport, anonymise_cases
 from .detectors import scanner_for
-from .journal import Journal, owner_name
+from .journal import Journal
 from .metrics import AnonymisationMetrics, anonymisation_metrics
 from .run import Pacer
 
@@ -59,12 +61,6 @@ TICK_SECONDS = 30.0
 
 Current = Callable[[], "tuple[Policy, Store] | None"]
 AdapterFactory = Callable[[HelpdeskSettings], HelpdeskAdapter]
-
-
-def default_adapter(settings: HelpdeskSettings) -> HelpdeskAdapter:
-    from ..helpdesks.registry import adapter_for
-
-    return adapter_for(settings)
 
 
 class LeaseLost(Exception):
@@ -96,7 +92,7 @@ class RetentionRunner(Background):
     task_name = "retention-schedules"
 
     def __init__(self, current: Current, metrics: Metrics | None = None, *,
-                 adapter_factory: AdapterFactory = default_adapter, owner: str | None = None,
+                 adapter_factory: AdapterFactory = adapter_for, owner: str | None = None,
                  clock: Callable[[], float] = time.time, scanner: Scanner | None = None) -> None:
         self.current = current
         self.metrics = metrics

@@ -33,11 +33,14 @@ from .tokens import make_token
 class Erasure:
     """How an approved erasure anonymises the requester's cases: ``policy.anonymisation`` and its helpdesk."""
 
-    settings: Anonymisation
-    helpdesk: HelpdeskSettings
+    policy: Policy  # its anonymisation section; for the journal, link lifetimes and the links' recipient salt
+    helpdesk: HelpdeskSettings  # policy.anonymisation_helpdesk
     scanner: Scanner  # every built-in detector and the policy's own (gateway.anonymise.detectors)
-    policy: Policy  # for the journal: link lifetimes and the recipient salt of the links it revokes
     same_helpdesk: bool  # the cases are in the portal's helpdesk (requests.helpdesk), with the request's own case
+
+    @property
+    def settings(self) -> Anonymisation:
+        return self.policy.anonymisation
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,4 +102,4 @@ def erasure_of(policy: Policy) -> Erasure | None:
     helpdesk = policy.anonymisation_helpdesk
     if not policy.anonymisation.enabled or helpdesk is None:
         return None
-    return Erasure(policy.anonymisation, helpdesk, scanner_for(policy), policy, helpdesk == policy.requests.helpdesk)
+    return Erasure(policy, helpdesk, scanner_for(policy), helpdesk == policy.requests.helpdesk)

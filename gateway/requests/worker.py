@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import secrets
 import time
@@ -69,6 +68,7 @@ from ..lib.background import Background
 from ..metrics import Metrics
 from ..policy.helpdesks import HelpdeskSettings
 from ..store import Store, StoreError
+from ..store.cases import owner_name
 from ..store.requests import OPEN_STATES, ExportBlob, SubjectRequest, Work, WorkResult
 from . import export, lifecycle
 from .compiled import CompiledRequests, Erasure
@@ -139,7 +139,7 @@ class RequestsWorker(Background):
         self.registry_metrics = metrics  # the anonymisation journal counts its cases there
         self.metrics: RequestMetrics = request_metrics(metrics)
         self.adapter_factory = adapter_factory
-        self.owner = f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.owner = owner_name()
         self._adapters: dict[HelpdeskSettings, HelpdeskAdapter] = {}
         self._stats_at = 0.0
         self._purge_at = 0.0

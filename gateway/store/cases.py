@@ -21,7 +21,10 @@ simply runs out.
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import socket
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final, Literal, cast, get_args
@@ -78,6 +81,11 @@ def case_to_row(record: CaseRecord) -> tuple[Any, ...]:
 def case_from_row(row: Sequence[Any]) -> CaseRecord:
     return CaseRecord(row[0], row[1], row[2], row[3], row[4], cast(CaseState, row[5]), float(row[6]),
                       float(row[7]), row[8], row[9])
+
+
+def owner_name() -> str:
+    """Names this process in leases and records: host, pid and a random tag (a restarted pid is another owner)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def check_finish(state: str, summary: str) -> None:
