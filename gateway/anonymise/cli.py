@@ -71,6 +71,7 @@ from ..policy.helpdesks import HelpdeskSettings
 from ..policy.schema import Policy
 from ..sensitive.scanner import Scanner
 from ..store import StoreError, store_for
+from ..store.commands import run_with
 from .cases import CaseReport, anonymise_cases
 from .detectors import scanner_for
 from .journal import Journal
@@ -145,12 +146,9 @@ def cmd_records(args: argparse.Namespace) -> int:
     if args.limit < 1:
         _unusable("cases records: --limit must be at least 1")
 
-    async def read() -> list[Any]:
-        async with store_for(policy.store) as store:
-            return await store.case_records(case_ids=[args.case] if args.case else (), limit=args.limit)
-
     try:
-        records = asyncio.run(read())
+        records = run_with(store_for(policy.store),
+                           lambda s: s.case_records(case_ids=[args.case] if args.case else (), limit=args.limit))
     except StoreError as exc:
         _unusable(f"cases records: the store could not be used: {exc}")
     out = sys.stdout.buffer
@@ -166,12 +164,8 @@ def cmd_retention(args: argparse.Namespace) -> int:
     policy = _load(args.policy)
     usable_helpdesk(policy, args.policy)
 
-    async def run() -> Any:
-        async with store_for(policy.store) as store:
-            return await RetentionRunner(lambda: (policy, store), scanner=scanner_for(policy)).run(policy, store)
-
-    try:
-        report = asyncio.run(run())
+    try:  # the detectors: scanner_for(policy), as the gateway's own runs use
+        report = run_with(store_for(policy.store), lambda s: RetentionRunner(lambda: (policy, s)).run(policy, s))
     except HelpdeskError as exc:
         _unusable(f"cases retention: the helpdesk did not answer as it should: {exc}")
     except StoreError as exc:
